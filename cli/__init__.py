@@ -1,0 +1,1 @@
+"""The gantools command line: a thin typer layer over ``gantools.workflows``."""

@@ -1,0 +1,263 @@
+"""`gantools train | augment | score | info`: parse options, call one library function, print tables.
+
+Exit codes: 0 success, 1 bad input (one line on stderr, no traceback), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gantools import workflows
+from gantools._version import __version__
+from gantools.config import TrainConfig
+from gantools.errors import GantoolsError
+from gantools.progress import make_progress
+from gantools.settings import DEFAULT_MODEL_DIR
+
+app = typer.Typer(
+    help="Train a conditional GAN per dataset; generate labeled synthetic rows; score records for anomalies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+ModelOpt = Annotated[Path, typer.Option("--model", help="Model folder.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (GPU when there is one), cpu or cuda.")]
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _call(fn, *args, **kwargs):
+    """Call a library function; return (result, None), or (None, one-line error) on any failure."""
+    try:
+        return fn(*args, **kwargs), None
+    except GantoolsError as exc:
+        return None, str(exc)
+    except KeyboardInterrupt:
+        return None, "interrupted"
+    except Exception as exc:  # never show a traceback to the user unless asked to
+        if os.environ.get("GANTOOLS_DEBUG"):
+            raise
+        return None, f"unexpected {type(exc).__name__}: {exc} (set GANTOOLS_DEBUG=1 for details)"
+
+
+def _run(fn, *args, **kwargs):
+    """Call a library function; a failure becomes one line on stderr and exit code 1."""
+    result, error = _call(fn, *args, **kwargs)
+    if error is not None:
+        _fail(error)
+    return result
+
+
+def _parse_kinds(items: list[str]) -> dict[str, str]:
+    kinds = {}
+    for item in items:
+        if "=" not in item:
+            _fail(f"--kind '{item}' is not COLUMN=KIND (kinds: numeric, integer, categorical, boolean)")
+        name, kind = item.rsplit("=", 1)
+        kinds[name.strip()] = kind.strip()
+    return kinds
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"gantools {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """gantools: conditional GANs for tabular augmentation and anomaly scoring."""
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="Training data: a CSV or Parquet file.")],
+    label: Annotated[
+        str | None, typer.Option("--label", help="Class column; without it the data is one class.")
+    ] = None,
+    model: ModelOpt = DEFAULT_MODEL_DIR,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", help="Passes over the data [default: about 3,000 steps' worth]", show_default=False),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per training step.")] = 256,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    device: DeviceOpt = "auto",
+    holdout: Annotated[
+        float, typer.Option("--holdout", help="Share of rows held out for validation and calibration.")
+    ] = 0.2,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help="Override a column kind: COLUMN=numeric|integer|categorical|boolean (repeatable)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Fit one conditional GAN (+ encoder) to DATA and write the model folder."""
+    if epochs is not None and epochs < 1:
+        _fail("--epochs must be at least 1")
+    if batch_size < 2:
+        _fail("--batch-size must be at least 2")
+    if not 0.0 < holdout < 1.0:
+        _fail("--holdout must be between 0 and 1")
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, holdout=holdout)
+    fitted = _run(workflows.train, data, label, model, config, _parse_kinds(kind or []), not quiet)
+    hist, val = fitted.history_, fitted.validation_
+    table = Table(title=f"Model written to {model}/", show_header=False)
+    table.add_row("rows (train / held out)", f"{hist['n_train_rows']} / {hist['n_holdout_rows']}")
+    table.add_row("columns", f"{len(fitted.schema_.columns)}")
+    table.add_row(
+        "classes",
+        ", ".join(f"{c} ({n})" for c, n in zip(fitted.classes_, fitted.class_counts_))
+        if fitted.schema_.label
+        else "one class",
+    )
+    table.add_row("GAN steps / encoder steps", f"{hist['gan_steps']} / {hist['encoder_steps']}")
+    table.add_row(
+        "training time", f"{hist['train_seconds']:.1f} s on {hist['device']} ({hist['gan_rows_per_second']:.0f} rows/s)"
+    )
+    if val.get("mean_ks_numeric") is not None:
+        table.add_row("fidelity: mean KS, numeric (held out)", f"{val['mean_ks_numeric']:.3f}")
+    if val.get("mean_tv_categorical") is not None:
+        table.add_row("fidelity: mean TV, categorical (held out)", f"{val['mean_tv_categorical']:.3f}")
+    if hist["interrupted"]:
+        table.add_row("[yellow]note", "[yellow]training was interrupted; the model holds what was learned so far")
+    out_console.print(table)
+
+
+@app.command()
+def augment(
+    n: Annotated[int, typer.Option("--n", help="Number of synthetic rows.")] = 5000,
+    class_mix: Annotated[
+        str, typer.Option("--class-mix", help="original, balanced, or LABEL=FRACTION,... e.g. 0=0.3,1=0.7")
+    ] = "original",
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed [default: random]", show_default=False)
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")] = Path("synthetic.csv"),
+    model: ModelOpt = DEFAULT_MODEL_DIR,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Write N labeled synthetic rows, in the training columns' order, dtypes and ranges."""
+    path, summary = _run(workflows.augment, model, n, class_mix, seed, out, device)
+    table = Table(title=f"Wrote {int(summary['rows'].sum())} rows to {path}")
+    table.add_column("class")
+    table.add_column("rows", justify="right")
+    for row in summary.itertuples():
+        table.add_row(str(row[1]), str(row[2]))
+    out_console.print(table)
+
+
+@app.command()
+def score(
+    inputs: Annotated[list[Path], typer.Argument(help="CSV/Parquet files or folders (searched recursively).")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")] = Path("scores.csv"),
+    fpr: Annotated[
+        float, typer.Option("--fpr", help="False-positive rate on normal data that sets the threshold.")
+    ] = 0.01,
+    normal_class: Annotated[
+        str | None,
+        typer.Option(
+            "--normal-class",
+            help="Score against this class only [default: the class each record fits best]",
+            show_default=False,
+        ),
+    ] = None,
+    explain: Annotated[
+        int, typer.Option("--explain", help="Add the K columns that contribute most to each score.")
+    ] = 0,
+    model: ModelOpt = DEFAULT_MODEL_DIR,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Score every row of every file: score, its parts, class, is_anomaly -> one output row per input row."""
+    with make_progress(err_console, transient=True) as progress:
+        task = progress.add_task("Scoring", total=None, info="")
+
+        def on_chunk(source: str, rows: int) -> None:
+            progress.update(task, advance=rows, info=Path(source).name)
+
+        report, error = _call(
+            workflows.score, inputs, model, out, fpr, normal_class, explain, device=device, on_chunk=on_chunk
+        )
+    if error is not None:
+        _fail(error)
+    table = Table(title=f"Scores written to {report.out}" if report.files else "Nothing written")
+    table.add_column("file", overflow="fold")
+    table.add_column("rows", justify="right")
+    table.add_column("flagged", justify="right")
+    table.add_column("worst score", justify="right")
+    for f in report.files:
+        table.add_row(f["file"], str(f["rows"]), str(f["flagged"]), f"{f['worst_score']:.2f}")
+    table.add_section()
+    table.add_row(
+        "[bold]total",
+        f"[bold]{report.rows}",
+        f"[bold]{report.flagged}",
+        f"threshold {report.threshold:.2f} (fpr {fpr})",
+    )
+    out_console.print(table)
+    if report.failed:
+        for message in report.failed:
+            err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def info(
+    model: ModelOpt = DEFAULT_MODEL_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
+) -> None:
+    """Show what the model is: schema, classes, settings, validation figures."""
+    details = _run(workflows.info, model)
+    if as_json:
+        out_console.print_json(json.dumps(details, default=str))
+        return
+    cols = Table(title=f"Model {model}/ — columns")
+    for name in ("column", "kind", "dtype", "missing values"):
+        cols.add_column(name)
+    for c in details["columns"]:
+        cols.add_row(c["name"], c["kind"], c["dtype"], "yes" if c["missing"] else "")
+    out_console.print(cols)
+    hist, val, settings = details["history"], details["validation"], details["settings"]
+    summary = Table(show_header=False, title="Training and validation")
+    summary.add_row("label", str(details["label"]))
+    summary.add_row("classes", ", ".join(f"{c} ({n})" for c, n in zip(details["classes"], details["class_counts"])))
+    summary.add_row("settings", ", ".join(f"{k}={v}" for k, v in settings.items()))
+    summary.add_row("rows (train / held out)", f"{hist['n_train_rows']} / {hist['n_holdout_rows']}")
+    summary.add_row(
+        "training",
+        f"{hist['gan_steps']} GAN + {hist['encoder_steps']} encoder steps, "
+        f"{hist['train_seconds']:.1f} s on {hist['device']}",
+    )
+    for key, value in val.items():
+        summary.add_row(
+            f"validation: {key}",
+            "n/a" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value)),
+        )
+    w = details["scoring"]["weights"]
+    summary.add_row(
+        "score weights", f"reconstruction {w['reconstruction']}, discriminator {w['discriminator']} ({w['source']})"
+    )
+    summary.add_row("threshold at fpr 0.01", f"{details['scoring']['threshold_fpr_0.01']:.3f}")
+    summary.add_row("gantools version", str(details.get("gantools_version", __version__)))
+    out_console.print(summary)
+
+
+if __name__ == "__main__":
+    app()

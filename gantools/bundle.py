@@ -1,0 +1,93 @@
+"""The model folder: data, not code. config.json + weights.safetensors + preprocessor.json.
+
+Writing goes to a temporary sibling folder that replaces the target in one rename, so a crash never leaves
+a half-written model. Loading never unpickles: JSON and safetensors only, with checks and clear errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from gantools._version import __version__
+from gantools.errors import GantoolsError, ModelNotFoundError
+
+FORMAT = "gantools-tabular"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+PREPROCESSOR_FILE = "preprocessor.json"
+
+
+def write_bundle(
+    path: str | Path, config: dict[str, Any], preprocessor: dict[str, Any], tensors: dict[str, torch.Tensor]
+) -> Path:
+    """Write the three files of a model folder atomically (replacing an existing model there)."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise GantoolsError(f"model path '{target}' is a file; give a folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "gantools_version": __version__, **config}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=_json_default))
+        (tmp / PREPROCESSOR_FILE).write_text(json.dumps(preprocessor, default=_json_default))
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
+        if target.exists():
+            old = target.parent / f".{target.name}.old-{os.getpid()}"
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
+    """Read and check a model folder; every problem is one clear line."""
+    folder = Path(path)
+    if not (folder / CONFIG_FILE).exists():
+        raise ModelNotFoundError(f"no model in '{folder}'; run `gantools train DATA` first (or pass --model DIR)")
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_text())
+        preprocessor = json.loads((folder / PREPROCESSOR_FILE).read_text())
+    except FileNotFoundError as exc:
+        raise GantoolsError(
+            f"model in '{folder}' is incomplete: {Path(exc.filename).name} is missing; train again"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise GantoolsError(f"model in '{folder}' is damaged ({exc.msg}); train again") from None
+    if config.get("format") != FORMAT:
+        raise GantoolsError(f"'{folder}' is not a gantools tabular model")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise GantoolsError(
+            f"model in '{folder}' was written by gantools {config.get('gantools_version')} (format "
+            f"{config.get('format_version')}); this gantools {__version__} reads format {FORMAT_VERSION}: "
+            "upgrade gantools"
+        )
+    weights = folder / WEIGHTS_FILE
+    if not weights.exists():
+        raise GantoolsError(f"model in '{folder}' is incomplete: {WEIGHTS_FILE} is missing; train again")
+    try:
+        tensors = load_file(str(weights))
+    except Exception as exc:  # safetensors raises its own error types
+        raise GantoolsError(f"model weights in '{weights}' cannot be read ({exc}); train again") from None
+    return config, preprocessor, tensors
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")

@@ -1,0 +1,50 @@
+"""Training settings as one dataclass, stored in the model's config.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run. ``None`` means: chosen from the data size (see ``resolve``)."""
+
+    epochs: int | None = None  # None: enough epochs for about ``target_steps`` GAN steps
+    target_steps: int = 3000
+    batch_size: int = 256
+    latent_dim: int = 16
+    hidden: int = 256
+    n_layers: int = 2
+    lr_g: float = 2e-4
+    lr_d: float = 4e-4  # two time-scale update rule: the critic learns faster
+    lr_e: float = 1e-3
+    encoder_steps: int | None = None  # None: half the GAN steps, at least 200
+    ema_decay: float = 0.999
+    gumbel_tau: float = 0.2
+    d_dropout: float = 0.0
+    feature_weight: float = 0.1  # weight of the discriminator-feature residual in the encoder loss
+    holdout: float = 0.2  # share of rows held out for validation and score calibration
+    seed: int = 0
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def steps_per_epoch(self, n_rows: int) -> int:
+        return max(1, -(-n_rows // self.batch_size))
+
+    def resolved_epochs(self, n_rows: int) -> int:
+        if self.epochs is not None:
+            return self.epochs
+        return max(1, -(-self.target_steps // self.steps_per_epoch(n_rows)))
+
+    def resolved_encoder_steps(self, gan_steps: int) -> int:
+        if self.encoder_steps is not None:
+            return self.encoder_steps
+        return max(200, gan_steps // 2)

@@ -1,0 +1,358 @@
+"""``TabularGAN``: one conditional GAN with an encoder for one dataset, behind every use.
+
+It owns the schema, the fitted preprocessor, the networks and the score calibration; it samples labeled
+rows, scores records, and saves to / loads from a model folder. The scikit-learn / PyOD estimators, the
+workflows and the CLI are thin layers over it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+import torch
+
+from gantools.bundle import read_bundle, write_bundle
+from gantools.class_mix import counts_from_fractions, parse_class_mix
+from gantools.config import TrainConfig
+from gantools.data.schema import infer_schema
+from gantools.errors import GantoolsError
+from gantools.preprocessing import TabularPreprocessor
+from gantools.progress import training_progress
+from gantools.scoring import RawParts, ScoreCalibration, raw_parts
+from gantools.training import Networks, resolve_device, train_networks
+from gantools.training.trainer import build_networks
+
+MIN_ROWS = 10
+DEFAULT_WEIGHTS = (1.0, 0.0)  # (reconstruction, discriminator): see benchmarks/results for the evidence
+
+
+def class_key(value: Any) -> str:
+    """The string a class is known by on the command line and in JSON."""
+    return "" if value is None else str(value)
+
+
+class TabularGAN:
+    """A conditional tabular GAN (G, D, EMA of G) plus encoder E, fitted to one table."""
+
+    def __init__(
+        self,
+        config: TrainConfig | None = None,
+        column_kinds: Mapping[str, str] | None = None,
+        verbose: bool = False,
+        weights: tuple[float, float] = DEFAULT_WEIGHTS,
+    ) -> None:
+        self.config = config or TrainConfig()
+        self.column_kinds = dict(column_kinds or {})
+        self.verbose = verbose
+        self.weights = weights
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, df: pd.DataFrame, label: str | None = None, source: str = "the data") -> TabularGAN:
+        """Infer the schema, hold out rows for calibration, train the networks, calibrate the scorer."""
+        if not isinstance(df, pd.DataFrame):
+            raise GantoolsError("training data must be a table (pandas DataFrame)")
+        if len(df) < MIN_ROWS:
+            raise GantoolsError(f"{source} has {len(df)} rows; at least {MIN_ROWS} are needed to train")
+        df = df.reset_index(drop=True)
+        self.schema_ = infer_schema(df, label, self.column_kinds, source)
+        labels = df[label] if label is not None else pd.Series([None] * len(df))
+        classes, y = _encode_classes(labels)
+        counts = np.bincount(y, minlength=len(classes))
+        for cls, count in zip(classes, counts):
+            if count < 2:
+                raise GantoolsError(
+                    f"class '{cls}' of label '{label}' has only {count} row in {source}; each class needs at least 2"
+                )
+        self.classes_ = classes
+        self.class_counts_ = counts.tolist()
+        train_idx, hold_idx = _stratified_holdout(y, self.config.holdout, self.config.seed)
+        features = df[self.schema_.names]
+        self.preprocessor_ = TabularPreprocessor(self.schema_).fit(features.iloc[train_idx])
+        self.device_ = resolve_device(self.config.device)
+        X = torch.as_tensor(self.preprocessor_.transform(features), device=self.device_)
+        y_t = torch.as_tensor(y, device=self.device_)
+        started = time.perf_counter()
+        with training_progress(self.verbose) as progress:
+            self.nets_ = train_networks(
+                X[train_idx], y_t[train_idx], len(classes), self._cat_slices(), self.config, progress
+            )
+        seconds = time.perf_counter() - started
+        self.history_ = {
+            **self.nets_.history,
+            "train_seconds": seconds,
+            "n_rows": len(df),
+            "n_train_rows": len(train_idx),
+            "n_holdout_rows": len(hold_idx),
+            "interrupted": self.nets_.interrupted,
+            "device": str(self.device_),
+            "gan_rows_per_second": self.nets_.history.get("gan_steps", 0)
+            * min(self.config.batch_size, len(train_idx))
+            / max(self.nets_.history.get("gan_seconds", 1e-9), 1e-9),
+        }
+        self._calibrate(X[hold_idx], y_t[hold_idx])
+        self.validation_ = self._validate(features.iloc[hold_idx], y[hold_idx])
+        return self
+
+    def _cat_slices(self) -> list[tuple[int, int]]:
+        return [(b.start, b.end) for b in self.preprocessor_.blocks_ if b.kind == "cat"]
+
+    def _raw_parts(self, X: torch.Tensor, classes: torch.Tensor) -> RawParts:
+        return raw_parts(
+            self.nets_,
+            X,
+            classes,
+            self.preprocessor_.feature_column_index,
+            len(self.schema_.columns),
+            self._cat_slices(),
+        )
+
+    def _calibrate(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
+        own = self._raw_parts(X_hold, y_hold)
+        self.calibration_ = ScoreCalibration.fit(own, *self.weights)
+        y_np = y_hold.cpu().numpy()
+        own_scores = self.calibration_.standardise(own)[0]
+        self.calibration_.holdout_scores_by_class = {
+            class_key(c): sorted(own_scores[y_np == i].tolist()) for i, c in enumerate(self.classes_)
+        }
+        best = self._score_matrix(X_hold)[0].min(axis=1)
+        self.calibration_.holdout_scores = sorted(best.tolist())
+
+    def _score_matrix(self, X: torch.Tensor) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]], list[RawParts]]:
+        """Scores of every row against every class: (n, n_classes), plus the parts per class."""
+        totals, parts, raws = [], [], []
+        for i in range(len(self.classes_)):
+            cls = torch.full((len(X),), i, dtype=torch.long, device=X.device)
+            raw = self._raw_parts(X, cls)
+            standardised = self.calibration_.standardise(raw)
+            totals.append(standardised[0])
+            parts.append(standardised)
+            raws.append(raw)
+        return np.stack(totals, axis=1), parts, raws
+
+    def _validate(self, hold: pd.DataFrame, y_hold: np.ndarray) -> dict[str, Any]:
+        """Figures recorded in the model: how well samples match held-out rows, how scores sit on them."""
+        n = max(2000, len(hold))
+        fractions = np.bincount(y_hold, minlength=len(self.classes_)) / max(len(y_hold), 1)
+        synthetic = self._generate(counts_from_fractions(n, fractions), np.random.default_rng(self.config.seed))[0]
+        ks, tv = [], []
+        for spec in self.schema_.columns:
+            real, fake = hold[spec.name].dropna(), synthetic[spec.name].dropna()
+            if len(real) == 0 or len(fake) == 0:
+                continue
+            if spec.kind in ("numeric", "integer"):
+                ks.append(scipy.stats.ks_2samp(real.astype(float), fake.astype(float)).statistic)
+            else:
+                p = real.astype(str).value_counts(normalize=True)
+                q = fake.astype(str).value_counts(normalize=True)
+                tv.append(0.5 * p.subtract(q, fill_value=0).abs().sum())
+        scores = np.asarray(self.calibration_.holdout_scores)
+        return {
+            "holdout_rows": len(hold),
+            "mean_ks_numeric": float(np.mean(ks)) if ks else None,
+            "mean_tv_categorical": float(np.mean(tv)) if tv else None,
+            "holdout_score_median": float(np.median(scores)),
+            "holdout_score_p99": float(np.quantile(scores, 0.99)),
+        }
+
+    # --------------------------------------------------------------- sample
+    def _generate(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+        self._check_fitted()
+        gen = torch.Generator(device=self.device_).manual_seed(int(rng.integers(2**31)))
+        y = np.repeat(np.arange(len(self.classes_)), counts)
+        rng.shuffle(y)
+        out = []
+        g = self.nets_.generator_ema
+        with torch.no_grad():
+            for start in range(0, len(y), 65536):
+                cls = torch.as_tensor(y[start : start + 65536], device=self.device_)
+                z = torch.randn(len(cls), self.config.latent_dim, device=self.device_, generator=gen)
+                raw = g(z, cls)
+                for s, e in self._cat_slices():  # sample each category from its softmax (Gumbel-max)
+                    u = torch.rand(raw[:, s:e].shape, device=self.device_, generator=gen).clamp_(1e-9, 1 - 1e-9)
+                    raw[:, s:e] = raw[:, s:e] - torch.log(-torch.log(u))
+                out.append(raw.cpu().numpy())
+        matrix = np.concatenate(out) if out else np.zeros((0, self.preprocessor_.n_features_out_), np.float32)
+        return self.preprocessor_.inverse_transform(matrix, rng), y
+
+    def sample(
+        self, n: int, class_mix: str | Mapping[Any, float] = "original", seed: int | None = None
+    ) -> pd.DataFrame:
+        """``n`` synthetic rows in the training columns' order and dtypes, plus the label column (if any)."""
+        if n < 0:
+            raise GantoolsError(f"--n must be at least 0 (got {n})")
+        fractions = parse_class_mix(class_mix, [class_key(c) for c in self.classes_], self.class_counts_)
+        rng = np.random.default_rng(seed)
+        frame, y = self._generate(counts_from_fractions(n, fractions), rng)
+        if self.schema_.label is not None:
+            frame[self.schema_.label] = _restore_labels(
+                np.asarray(self.classes_, dtype=object)[y], self.schema_.label_dtype
+            )
+        return frame
+
+    # ---------------------------------------------------------------- score
+    def score(
+        self,
+        df: pd.DataFrame,
+        normal_class: Any = None,
+        fpr: float = 0.01,
+        explain: int = 0,
+        source: str = "the data",
+    ) -> pd.DataFrame:
+        """Score every row: ``score`` (higher = more anomalous), its two parts, the class, ``is_anomaly``.
+
+        The label column, when present, is ignored. ``explain`` > 0 adds ``top_features``: the columns
+        with the largest share of the reconstruction residual.
+        """
+        self._check_fitted()
+        self.check_score_options(normal_class, fpr)
+        self.schema_.check_columns(df, source)
+        X = torch.as_tensor(self.preprocessor_.transform(df[self.schema_.names]), device=self.device_)
+        keys = [class_key(c) for c in self.classes_]
+        if normal_class is not None:
+            only = keys.index(class_key(normal_class))
+            cls = torch.full((len(X),), only, dtype=torch.long, device=self.device_)
+            raw = self._raw_parts(X, cls)
+            total, rec, disc = self.calibration_.standardise(raw)
+            best = np.full(len(X), only)
+            contrib = self.calibration_.contributions(raw)
+            threshold = self.calibration_.threshold(fpr, keys[only])
+        else:
+            totals, parts, raws = self._score_matrix(X)
+            best = np.argmin(totals, axis=1) if len(X) else np.zeros(0, dtype=np.int64)
+            rows = np.arange(len(X))
+            total = totals[rows, best]
+            rec = np.stack([p[1] for p in parts], axis=1)[rows, best]
+            disc = np.stack([p[2] for p in parts], axis=1)[rows, best]
+            contrib = np.stack([self.calibration_.contributions(r) for r in raws], axis=1)[rows, best]
+            threshold = self.calibration_.threshold(fpr)
+        out = pd.DataFrame(
+            {
+                "score": total,
+                "score_discriminator": disc,
+                "score_reconstruction": rec,
+                "class": _restore_labels(np.asarray(self.classes_, dtype=object)[best], self.schema_.label_dtype)
+                if len(X)
+                else pd.Series([], dtype=object),
+                "is_anomaly": (total > threshold).astype(np.int64),
+            }
+        )
+        if explain > 0:
+            names = np.asarray(self.schema_.names, dtype=object)
+            top = np.argsort(-contrib, axis=1)[:, :explain]
+            out["top_features"] = [";".join(names[t]) for t in top]
+        out.attrs["threshold"] = threshold
+        return out
+
+    def check_score_options(self, normal_class: Any, fpr: float) -> None:
+        """Fail with one line on an ``fpr`` outside (0, 1) or a ``normal_class`` the model does not know."""
+        if not 0.0 < fpr < 1.0:
+            raise GantoolsError(f"--fpr must be between 0 and 1 (got {fpr})")
+        keys = [class_key(c) for c in self.classes_]
+        if normal_class is not None and class_key(normal_class) not in keys:
+            shown = ", ".join(keys) if self.schema_.label is not None else "none: the model was trained on one class"
+            raise GantoolsError(f"--normal-class '{normal_class}' is not a class of the model (classes: {shown})")
+
+    # ---------------------------------------------------------- persistence
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "label": self.schema_.label,
+            "classes": self.classes_,
+            "class_counts": self.class_counts_,
+            "settings": self.config.to_dict(),
+            "column_kinds": self.column_kinds,
+            "history": self.history_,
+            "validation": self.validation_,
+            "calibration": self.calibration_.to_dict(),
+            "n_features_out": self.preprocessor_.n_features_out_,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model folder (config.json, weights.safetensors, preprocessor.json) atomically."""
+        self._check_fitted()
+        tensors: dict[str, torch.Tensor] = {}
+        for prefix, net in (
+            ("generator", self.nets_.generator),
+            ("generator_ema", self.nets_.generator_ema),
+            ("discriminator", self.nets_.discriminator),
+            ("encoder", self.nets_.encoder),
+        ):
+            tensors.update({f"{prefix}.{k}": v for k, v in net.state_dict().items()})
+        return write_bundle(path, self.to_config(), self.preprocessor_.to_dict(), tensors)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> TabularGAN:
+        """Load a model folder written by ``save`` (no pickle: JSON and safetensors only)."""
+        config, pre, tensors = read_bundle(path)
+        model = cls(TrainConfig.from_dict(config["settings"]), config.get("column_kinds"))
+        model.config.device = device
+        model.preprocessor_ = TabularPreprocessor.from_dict(pre)
+        model.schema_ = model.preprocessor_.schema
+        model.classes_ = config["classes"]
+        model.class_counts_ = config["class_counts"]
+        model.history_ = config["history"]
+        model.validation_ = config["validation"]
+        model.calibration_ = ScoreCalibration.from_dict(config["calibration"])
+        model.weights = (model.calibration_.weight_reconstruction, model.calibration_.weight_discriminator)
+        model.device_ = resolve_device(device)
+        model.saved_with_ = config.get("gantools_version")
+        nets = build_networks(model.preprocessor_.n_features_out_, len(model.classes_), model.config, model.device_)
+        for prefix, net in (
+            ("generator", nets.generator),
+            ("generator_ema", nets.generator_ema),
+            ("discriminator", nets.discriminator),
+            ("encoder", nets.encoder),
+        ):
+            state = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+            try:
+                net.load_state_dict(state)
+            except RuntimeError:
+                raise GantoolsError(f"model weights in '{path}' do not match its config.json; train again") from None
+        model.nets_ = Networks(nets.generator, nets.generator_ema, nets.discriminator, nets.encoder).eval()
+        return model
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "nets_"):
+            raise GantoolsError("the model is not trained yet; call fit first")
+
+
+def _encode_classes(labels: pd.Series) -> tuple[list[Any], np.ndarray]:
+    if labels.isna().all():
+        return [None], np.zeros(len(labels), dtype=np.int64)
+    values = labels.to_numpy()
+    uniques = pd.unique(labels)
+    try:
+        uniques = sorted(uniques)
+    except TypeError:
+        uniques = sorted(uniques, key=str)
+    lookup = {v: i for i, v in enumerate(uniques)}
+    y = np.fromiter((lookup[v] for v in values), dtype=np.int64, count=len(values))
+    classes = [v.item() if hasattr(v, "item") else v for v in uniques]
+    return classes, y
+
+
+def _restore_labels(values: np.ndarray, dtype: str | None) -> pd.Series:
+    series = pd.Series(values, dtype=object)
+    if dtype is None:
+        return series
+    try:
+        return series.astype(dtype)
+    except (TypeError, ValueError):
+        return series
+
+
+def _stratified_holdout(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out ``fraction`` of each class (at least one row, keeping at least one for training)."""
+    rng = np.random.default_rng(seed)
+    train, hold = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = min(max(1, int(round(fraction * len(idx)))), len(idx) - 1)
+        hold.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(hold))

@@ -1,0 +1,94 @@
+"""Small, readable MLP networks for a conditional tabular GAN with an encoder.
+
+- ``Generator``: G(z, y) from the latent ``z`` and a learned class embedding; raw outputs, made into
+  table-shaped values by ``activate_output`` (identity for numeric slots, Gumbel-softmax for one-hot blocks).
+- ``Discriminator``: D(x, y) with spectral normalisation and projection conditioning (Miyato & Koyama 2018):
+  ``D(x, y) = w·f(x) + embed(y)·f(x)``; ``features`` exposes f(x) for the f-AnoGAN feature residual.
+- ``Encoder``: E(x, y) -> z, trained after the GAN so that G(E(x, y), y) reconstructs x.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+class ResidualBlock(nn.Module):
+    """LayerNorm -> Linear -> SiLU with a skip connection."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.linear = nn.Linear(width, width)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + F.silu(self.linear(self.norm(h)))
+
+
+class Generator(nn.Module):
+    def __init__(self, latent_dim: int, n_classes: int, n_features: int, hidden: int, n_layers: int) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.embed = nn.Embedding(n_classes, hidden)
+        self.inp = nn.Linear(latent_dim, hidden)
+        self.blocks = nn.Sequential(*[ResidualBlock(hidden) for _ in range(n_layers)])
+        self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, n_features))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.out(self.blocks(self.inp(z) + self.embed(y)))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, n_features: int, n_classes: int, hidden: int, n_layers: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width_in = n_features
+        for _ in range(n_layers):
+            layers += [spectral_norm(nn.Linear(width_in, hidden)), nn.LeakyReLU(0.2)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width_in = hidden
+        self.body = nn.Sequential(*layers)
+        self.head = spectral_norm(nn.Linear(hidden, 1))
+        self.embed = spectral_norm(nn.Embedding(n_classes, hidden))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the critic value (n,) and the features f(x) (n, hidden)."""
+        h = self.body(x)
+        out = self.head(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
+        return out, h
+
+
+class Encoder(nn.Module):
+    def __init__(self, n_features: int, n_classes: int, latent_dim: int, hidden: int, n_layers: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(n_classes, hidden)
+        self.inp = nn.Linear(n_features, hidden)
+        self.blocks = nn.Sequential(*[ResidualBlock(hidden) for _ in range(n_layers)])
+        self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, latent_dim))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.out(self.blocks(self.inp(x) + self.embed(y)))
+
+
+def activate_output(
+    raw: torch.Tensor, cat_slices: list[tuple[int, int]], tau: float = 0.2, hard: bool = False
+) -> torch.Tensor:
+    """Numeric slots pass through; each one-hot block becomes a Gumbel-softmax sample (``hard``: one-hot)."""
+    if not cat_slices:
+        return raw
+    parts = []
+    pos = 0
+    for start, end in cat_slices:
+        if start > pos:
+            parts.append(raw[:, pos:start])
+        parts.append(F.gumbel_softmax(raw[:, start:end], tau=tau, hard=hard))
+        pos = end
+    if pos < raw.shape[1]:
+        parts.append(raw[:, pos:])
+    return torch.cat(parts, dim=1)

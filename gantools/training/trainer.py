@@ -1,0 +1,195 @@
+"""The training loop, in one place: a hinge-loss conditional GAN, then the encoder.
+
+Data lives on the device as one tensor; a batch is an index slice drawn class-balanced (a class uniformly,
+then a row of it), so rare classes are learned as well as common ones. The critic uses spectral
+normalisation and a faster learning rate (TTUR); an EMA copy of G is what samples and reconstructs.
+The encoder is trained afterwards with G and D frozen (izi_f of f-AnoGAN, Schlegl et al. 2019) plus a
+latent cycle term (z -> G -> E -> z) so that E inverts G on the whole generated manifold.
+Ctrl+C stops a phase early and keeps what was learned so far (the caller still saves a usable model).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from gantools.config import TrainConfig
+from gantools.models import Discriminator, Encoder, Generator, activate_output
+
+ProgressFn = Callable[[str, int, int, dict[str, float]], None]
+
+
+@dataclass
+class Networks:
+    generator: Generator
+    generator_ema: Generator
+    discriminator: Discriminator
+    encoder: Encoder
+    history: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def eval(self) -> Networks:
+        for net in (self.generator, self.generator_ema, self.discriminator, self.encoder):
+            net.eval()
+        return self
+
+
+class ClassBalancedSampler:
+    """Draws batches of row indices: a class uniformly at random, then a row of that class."""
+
+    def __init__(self, y: torch.Tensor, n_classes: int, generator: torch.Generator) -> None:
+        order = torch.argsort(y, stable=True)
+        counts = torch.bincount(y, minlength=n_classes)
+        present = torch.nonzero(counts > 0).squeeze(1)
+        starts = torch.cumsum(counts, 0) - counts
+        self.order, self.present, self.counts, self.starts = order, present, counts, starts
+        self.rng = generator
+
+    def __call__(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self.order.device
+        pick = torch.randint(len(self.present), (batch_size,), device=device, generator=self.rng)
+        classes = self.present[pick]
+        offset = (torch.rand(batch_size, device=device, generator=self.rng) * self.counts[classes]).long()
+        rows = self.order[self.starts[classes] + offset]
+        return rows, classes
+
+
+def _ema_update(target: torch.nn.Module, source: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for p_t, p_s in zip(target.parameters(), source.parameters()):
+            p_t.lerp_(p_s, 1.0 - decay)
+        for b_t, b_s in zip(target.buffers(), source.buffers()):
+            b_t.copy_(b_s)
+
+
+def build_networks(n_features: int, n_classes: int, config: TrainConfig, device: torch.device) -> Networks:
+    g = Generator(config.latent_dim, n_classes, n_features, config.hidden, config.n_layers).to(device)
+    d = Discriminator(n_features, n_classes, config.hidden, config.n_layers + 1, config.d_dropout).to(device)
+    e = Encoder(n_features, n_classes, config.latent_dim, config.hidden, config.n_layers).to(device)
+    g_ema = copy.deepcopy(g).requires_grad_(False)
+    return Networks(g, g_ema, d, e)
+
+
+def train_networks(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    n_classes: int,
+    cat_slices: list[tuple[int, int]],
+    config: TrainConfig,
+    progress: ProgressFn | None = None,
+) -> Networks:
+    """Train G, D (and the EMA of G), then E, on the preprocessed rows ``X`` with class indices ``y``."""
+    device = X.device
+    torch.manual_seed(config.seed)
+    rng = torch.Generator(device=device).manual_seed(config.seed)
+    nets = build_networks(X.shape[1], n_classes, config, device)
+    g, g_ema, d = nets.generator, nets.generator_ema, nets.discriminator
+    sampler = ClassBalancedSampler(y, n_classes, rng)
+    batch = min(config.batch_size, max(len(X), 8))
+    epochs = config.resolved_epochs(len(X))
+    gan_steps = epochs * config.steps_per_epoch(len(X))
+    enc_steps = config.resolved_encoder_steps(gan_steps)
+    opt_g = torch.optim.Adam(g.parameters(), lr=config.lr_g, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(0.5, 0.9))
+    tick = max(1, gan_steps // 100)
+    started = time.perf_counter()
+    loss_d = loss_g = torch.zeros((), device=device)
+    step = 0
+    try:
+        for step in range(1, gan_steps + 1):
+            rows, classes = sampler(batch)
+            real = X[rows]
+            z = torch.randn(batch, config.latent_dim, device=device, generator=rng)
+            fake = activate_output(g(z, classes), cat_slices, config.gumbel_tau)
+            d_real, _ = d(real, classes)
+            d_fake, _ = d(fake.detach(), classes)
+            loss_d = F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+
+            d_fake, _ = d(fake, classes)
+            loss_g = -d_fake.mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            _ema_update(g_ema, g, config.ema_decay if step > 100 else 0.0)
+            if progress and (step % tick == 0 or step == gan_steps):
+                progress("gan", step, gan_steps, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
+    except KeyboardInterrupt:
+        nets.interrupted = True
+    nets.history.update(
+        gan_steps=step,
+        gan_epochs=epochs,
+        gan_seconds=time.perf_counter() - started,
+        final_loss_d=loss_d.item(),
+        final_loss_g=loss_g.item(),
+    )
+    _train_encoder(nets, X, sampler, batch, enc_steps, cat_slices, config, rng, progress)
+    return nets.eval()
+
+
+def _train_encoder(
+    nets: Networks,
+    X: torch.Tensor,
+    sampler: ClassBalancedSampler,
+    batch: int,
+    steps: int,
+    cat_slices: list[tuple[int, int]],
+    config: TrainConfig,
+    rng: torch.Generator,
+    progress: ProgressFn | None,
+) -> None:
+    g, d, e = nets.generator_ema, nets.discriminator, nets.encoder
+    g.requires_grad_(False)
+    d.requires_grad_(False)
+    d.eval()
+    opt_e = torch.optim.Adam(e.parameters(), lr=config.lr_e, betas=(0.9, 0.99))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_e, max(steps, 1))
+    tick = max(1, steps // 100)
+    started = time.perf_counter()
+    loss = torch.zeros((), device=X.device)
+    step = 0
+    device = X.device
+    try:
+        for step in range(1, steps + 1):
+            rows, classes = sampler(batch)
+            real = X[rows]
+            recon = decode(g, e(real, classes), classes, cat_slices)
+            loss_x = F.mse_loss(recon, real)
+            loss_f = F.mse_loss(d.features(recon), d.features(real))
+            z = torch.randn(batch, config.latent_dim, device=device, generator=rng)
+            with torch.no_grad():
+                generated = decode(g, z, classes, cat_slices)
+            loss_z = F.mse_loss(e(generated, classes), z)
+            loss = loss_x + config.feature_weight * loss_f + 0.1 * loss_z
+            opt_e.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_e.step()
+            sched.step()
+            if progress and (step % tick == 0 or step == steps):
+                progress("encoder", step, steps, {"loss": loss.item()})
+    except KeyboardInterrupt:
+        nets.interrupted = True
+    nets.history.update(encoder_steps=step, encoder_seconds=time.perf_counter() - started, final_loss_e=loss.item())
+
+
+def decode(g: Generator, z: torch.Tensor, classes: torch.Tensor, cat_slices: list[tuple[int, int]]) -> torch.Tensor:
+    """G's deterministic output: numeric slots raw, one-hot blocks as softmax probabilities."""
+    raw = g(z, classes)
+    if not cat_slices:
+        return raw
+    parts, pos = [], 0
+    for start, end in cat_slices:
+        if start > pos:
+            parts.append(raw[:, pos:start])
+        parts.append(torch.softmax(raw[:, start:end], dim=1))
+        pos = end
+    if pos < raw.shape[1]:
+        parts.append(raw[:, pos:])
+    return torch.cat(parts, dim=1)

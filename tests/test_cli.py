@@ -1,0 +1,114 @@
+"""The CLI as a user runs it: real subprocesses on real files."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import ROOT, run_cli
+
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, banknote) -> Path:
+    """A folder where `gantools train` ran on two-class banknote data."""
+    folder = tmp_path_factory.mktemp("cli")
+    banknote.to_csv(folder / "notes.csv", index=False)
+    run_cli("train", "notes.csv", "--label", "class", "--epochs", "30", "--quiet", cwd=folder, check=True)
+    return folder
+
+
+def test_train_writes_the_model_folder(workdir):
+    model = workdir / "gantools-model"
+    assert sorted(p.name for p in model.iterdir()) == ["config.json", "preprocessor.json", "weights.safetensors"]
+
+
+def test_augment_writes_labeled_rows_and_a_table(workdir, banknote):
+    result = run_cli("augment", "--n", "500", "--class-mix", "balanced", "--seed", "1", cwd=workdir, check=True)
+    assert "Wrote 500 rows" in result.stdout
+    rows = pd.read_csv(workdir / "synthetic.csv")
+    assert list(rows.columns) == list(banknote.columns)
+    assert rows["class"].value_counts().to_dict() == {0: 250, 1: 250}
+    assert rows.dtypes.equals(banknote.dtypes)
+
+
+def test_score_folder_of_csv_and_parquet(workdir, banknote):
+    folder = workdir / "suspect"
+    (folder / "deeper").mkdir(parents=True)
+    banknote.head(25).to_csv(folder / "a.csv", index=False)
+    banknote.tail(15).drop(columns="class").to_parquet(folder / "deeper" / "b.parquet", index=False)
+    result = run_cli("score", "suspect", "--out", "out.csv", "--fpr", "0.05", "--explain", "2", cwd=workdir, check=True)
+    assert "Scores written to out.csv" in result.stdout
+    scores = pd.read_csv(workdir / "out.csv")
+    for col in [
+        "source",
+        "row",
+        "score",
+        "score_discriminator",
+        "score_reconstruction",
+        "class",
+        "is_anomaly",
+        "top_features",
+    ]:
+        assert col in scores.columns
+    assert len(scores) == 40
+    assert scores["row"].tolist() == list(range(25)) + list(range(15))
+    assert scores["source"].str.endswith("a.csv").sum() == 25
+    assert scores["is_anomaly"].isin([0, 1]).all()
+    # the label column is kept where the file has it
+    assert scores["class"].notna().all()
+
+
+def test_default_score_command_writes_scores_csv(workdir):
+    run_cli("score", str(EXAMPLES / "suspect_notes"), cwd=workdir, check=True)
+    assert len(pd.read_csv(workdir / "scores.csv")) == 233
+
+
+def test_info_describes_the_model(workdir):
+    result = run_cli("info", cwd=workdir, check=True)
+    assert "variance" in result.stdout and "threshold at fpr 0.01" in result.stdout
+    as_json = run_cli("info", "--json", cwd=workdir, check=True)
+    assert '"label": "class"' in as_json.stdout
+
+
+def _assert_one_line_error(result, *fragments):
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("Error:"), result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_no_model_says_to_train_first(tmp_path):
+    _assert_one_line_error(run_cli("augment", cwd=tmp_path), "run `gantools train")
+    _assert_one_line_error(run_cli("score", str(EXAMPLES / "suspect_notes"), cwd=tmp_path), "run `gantools train")
+    assert not (tmp_path / "scores.csv").exists()
+
+
+def test_bad_training_input(tmp_path, banknote):
+    _assert_one_line_error(run_cli("train", "missing.csv", cwd=tmp_path), "missing.csv", "not found")
+    banknote.head(50).to_csv(tmp_path / "n.csv", index=False)
+    _assert_one_line_error(
+        run_cli("train", "n.csv", "--label", "kind", cwd=tmp_path), "label column 'kind'", "variance"
+    )
+    _assert_one_line_error(run_cli("train", "n.csv", "--device", "tpu", cwd=tmp_path), "unknown device")
+    assert not (tmp_path / "gantools-model").exists()
+
+
+def test_mismatched_file_is_reported_and_the_rest_written(workdir, banknote):
+    folder = workdir / "mixed"
+    folder.mkdir()
+    banknote.head(10).to_csv(folder / "good.csv", index=False)
+    banknote.head(10).drop(columns="entropy").to_csv(folder / "wrong.csv", index=False)
+    result = run_cli("score", "mixed", "--out", "mixed.csv", cwd=workdir)
+    _assert_one_line_error(result, "wrong.csv", "entropy")
+    assert len(pd.read_csv(workdir / "mixed.csv")) == 10
+
+
+def test_usage_errors_exit_2(workdir):
+    result = run_cli("augment", "--n", "many", cwd=workdir)
+    assert result.returncode == 2
+    _assert_one_line_error(run_cli("augment", "--class-mix", "0=0.5,9=0.5", cwd=workdir), "unknown class")
+    _assert_one_line_error(run_cli("score", "nowhere/", cwd=workdir), "nowhere", "not found")
+    _assert_one_line_error(run_cli("augment", "--out", "x.json", cwd=workdir), ".csv or .parquet")

@@ -1,0 +1,116 @@
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import tiny_config
+from sklearn.metrics import roc_auc_score
+
+from gantools.errors import GantoolsError
+from gantools.model import TabularGAN
+
+
+def test_sample_respects_schema_ranges_and_class_mix(banknote_model, banknote):
+    rows = banknote_model.sample(1000, class_mix="0=0.25,1=0.75", seed=1)
+    assert list(rows.columns) == list(banknote.columns)
+    assert rows.dtypes.equals(banknote.dtypes)
+    assert (rows["class"] == 1).sum() == 750 and (rows["class"] == 0).sum() == 250
+    for col in ["variance", "skewness", "curtosis", "entropy"]:
+        assert rows[col].between(banknote[col].min(), banknote[col].max()).all()
+    balanced = banknote_model.sample(501, class_mix="balanced", seed=2)["class"].value_counts()
+    assert sorted(balanced.tolist()) == [250, 251]
+    again = banknote_model.sample(50, seed=7)
+    pd.testing.assert_frame_equal(again, banknote_model.sample(50, seed=7))
+
+
+def test_samples_are_class_conditional(banknote_model, banknote):
+    """A classifier trained on real data recognises the class the GAN was asked for."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    clf = RandomForestClassifier(n_estimators=100, random_state=0).fit(
+        banknote.drop(columns="class"), banknote["class"]
+    )
+    rows = banknote_model.sample(600, class_mix="balanced", seed=3)
+    agreement = (clf.predict(rows.drop(columns="class")) == rows["class"]).mean()
+    assert agreement > 0.8
+
+
+def test_unknown_class_in_mix_is_a_clear_error(banknote_model):
+    with pytest.raises(GantoolsError, match="unknown class.*classes: 0, 1"):
+        banknote_model.sample(10, class_mix="0=0.5,7=0.5")
+
+
+def test_scores_rank_forged_notes_above_genuine(banknote):
+    genuine = banknote[banknote["class"] == 0]
+    train = genuine.sample(frac=0.6, random_state=0)
+    test = pd.concat([genuine.drop(train.index), banknote[banknote["class"] == 1]])
+    model = TabularGAN(tiny_config(target_steps=600)).fit(train.drop(columns="class"))
+    scored = model.score(test)
+    assert {"score", "score_discriminator", "score_reconstruction", "class", "is_anomaly"} <= set(scored.columns)
+    assert len(scored) == len(test)
+    assert roc_auc_score(test["class"], scored["score"]) > 0.9
+    # the label column in a scored file is ignored: same scores without it
+    np.testing.assert_allclose(model.score(test.drop(columns="class"))["score"], scored["score"])
+
+
+def test_best_fitting_class_and_normal_class(banknote_model, banknote):
+    head = banknote.groupby("class").head(40)
+    best = banknote_model.score(head)
+    assert (best["class"].to_numpy() == head["class"].to_numpy()).mean() > 0.8
+    only0 = banknote_model.score(head, normal_class="0")
+    assert (only0["class"] == 0).all()
+    assert (only0["score"].to_numpy() >= best["score"].to_numpy() - 1e-9).all()
+    with pytest.raises(GantoolsError, match="--normal-class '5' is not a class"):
+        banknote_model.score(head, normal_class="5")
+
+
+def test_out_of_range_record_is_flagged(banknote_model, banknote):
+    row = banknote.head(1).copy()
+    row["variance"] = banknote["variance"].max() + 20
+    assert banknote_model.score(row)["is_anomaly"].iloc[0] == 1
+
+
+def test_explain_names_the_broken_column(banknote_model, banknote):
+    rows = banknote[banknote["class"] == 0].head(5).copy()
+    rows["curtosis"] = banknote["curtosis"].max() + 15
+    scored = banknote_model.score(rows, explain=2)
+    assert all(t.split(";")[0] == "curtosis" for t in scored["top_features"])
+
+
+def test_save_load_round_trip(banknote_model, banknote, tmp_path):
+    path = banknote_model.save(tmp_path / "model")
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "preprocessor.json", "weights.safetensors"]
+    loaded = TabularGAN.load(path, device="cpu")
+    np.testing.assert_allclose(
+        loaded.score(banknote.head(50))["score"], banknote_model.score(banknote.head(50))["score"], rtol=1e-5, atol=1e-6
+    )
+    pd.testing.assert_frame_equal(loaded.sample(100, seed=5), banknote_model.sample(100, seed=5))
+
+
+def test_load_errors_are_clear(tmp_path, banknote_model):
+    with pytest.raises(GantoolsError, match="run `gantools train"):
+        TabularGAN.load(tmp_path / "none")
+    path = banknote_model.save(tmp_path / "m")
+    (path / "weights.safetensors").write_bytes(b"garbage")
+    with pytest.raises(GantoolsError, match="cannot be read"):
+        TabularGAN.load(path)
+    (path / "config.json").write_text("{not json")
+    with pytest.raises(GantoolsError, match="damaged"):
+        TabularGAN.load(path)
+
+
+def test_mixed_types_with_missing_values(adult_slice):
+    data = adult_slice.head(1200)
+    model = TabularGAN(tiny_config()).fit(data, label="income")
+    rows = model.sample(800, seed=0)
+    assert list(rows.columns) == list(data.columns)
+    assert rows.dtypes.equals(data.dtypes)
+    for col in ["workclass", "education", "sex"]:
+        assert set(rows[col].dropna()) <= set(data[col].dropna())
+    assert rows["workclass"].isna().any()  # missing values are generated, as in the data
+    assert (rows["age"] % 1 == 0).all() and rows["age"].between(data["age"].min(), data["age"].max()).all()
+    scored = model.score(data.head(100))
+    assert scored["score"].notna().all()
+
+
+def test_too_few_rows_is_an_error(banknote):
+    with pytest.raises(GantoolsError, match="at least 10"):
+        TabularGAN(tiny_config()).fit(banknote.head(5))
