@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -61,6 +62,10 @@ def _run(fn, *args, **kwargs):
     return result
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _parse_kinds(items: list[str]) -> dict[str, str]:
     kinds = {}
     for item in items:
@@ -95,7 +100,7 @@ def train(
     model: ModelOpt = DEFAULT_MODEL_DIR,
     epochs: Annotated[
         int | None,
-        typer.Option("--epochs", help="Passes over the data [default: about 3,000 steps' worth]", show_default=False),
+        typer.Option("--epochs", help="Passes over the data [default: about 6,000 steps' worth]", show_default=False),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per training step.")] = 256,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
@@ -117,6 +122,8 @@ def train(
     if not 0.0 < holdout < 1.0:
         _fail("--holdout must be between 0 and 1")
     config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, holdout=holdout)
+    # SIGTERM (a scheduler stopping the job) ends training like Ctrl+C: what was learned is saved.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     fitted = _run(workflows.train, data, label, model, config, _parse_kinds(kind or []), not quiet)
     hist, val = fitted.history_, fitted.validation_
     table = Table(title=f"Model written to {model}/", show_header=False)

@@ -11,7 +11,7 @@ class TrainConfig:
     """Settings of one training run. ``None`` means: chosen from the data size (see ``resolve``)."""
 
     epochs: int | None = None  # None: enough epochs for about ``target_steps`` GAN steps
-    target_steps: int = 3000
+    target_steps: int = 6000
     batch_size: int = 256
     latent_dim: int = 16
     hidden: int = 256
@@ -19,11 +19,19 @@ class TrainConfig:
     lr_g: float = 2e-4
     lr_d: float = 4e-4  # two time-scale update rule: the critic learns faster
     lr_e: float = 1e-3
-    encoder_steps: int | None = None  # None: half the GAN steps, at least 200
+    encoder_steps: int | None = None  # None: half the GAN steps, between 200 and 2,000
     ema_decay: float = 0.999
     gumbel_tau: float = 0.2
     d_dropout: float = 0.0
+    # The critic sees each batch's spread (minibatch std), against mode dropping. "auto": on with several
+    # classes (augmentation: coverage of every class matters), off for one-class data (anomaly scoring: a
+    # tight support matters). Measured on banknote, 3 seeds: on, TSTR/TRTR 0.975 (off: one seed fell to
+    # 0.88); on for one class, anomaly AUROC 0.955 (off: 0.998).
+    minibatch_std: bool | str = "auto"
+    ac_weight: float = 1.0  # auxiliary-classifier loss (with several classes): keeps classes apart
+    d_noise: float = 0.0  # std of Gaussian instance noise added to the critic's inputs
     feature_weight: float = 0.1  # weight of the discriminator-feature residual in the encoder loss
+    generated_weight: float = 1.0  # weight of reconstructing generated rows in the encoder loss
     holdout: float = 0.2  # share of rows held out for validation and score calibration
     seed: int = 0
     device: str = "auto"
@@ -44,7 +52,12 @@ class TrainConfig:
             return self.epochs
         return max(1, -(-self.target_steps // self.steps_per_epoch(n_rows)))
 
+    def use_minibatch_std(self, n_classes: int) -> bool:
+        if self.minibatch_std == "auto":
+            return n_classes > 1
+        return bool(self.minibatch_std)
+
     def resolved_encoder_steps(self, gan_steps: int) -> int:
         if self.encoder_steps is not None:
             return self.encoder_steps
-        return max(200, gan_steps // 2)
+        return max(200, min(2000, gan_steps // 2))

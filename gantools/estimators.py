@@ -39,6 +39,13 @@ def _as_frame(X: Any, feature_names: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(array, columns=names)
 
 
+def _store_params(estimator: object, params: dict[str, Any]) -> None:
+    """Store constructor arguments unchanged as attributes (scikit-learn's rule for ``__init__``)."""
+    for name, value in params.items():
+        if name not in ("self", "__class__", "contamination"):
+            setattr(estimator, name, value)
+
+
 class _GANParams:
     """Shared constructor parameters of the estimators, mapped onto ``TrainConfig``."""
 
@@ -75,7 +82,7 @@ class GANAugmenter(_GANParams, BaseEstimator):
 
     Parameters
     ----------
-    epochs : passes over the data; None picks about 3,000 training steps from the data size.
+    epochs : passes over the data; None picks about 6,000 training steps from the data size.
     batch_size, latent_dim, hidden : network and batch sizes.
     holdout : share of rows held out for validation and calibration.
     column_kinds : overrides of inferred column kinds, e.g. ``{"zip": "categorical"}``.
@@ -94,15 +101,7 @@ class GANAugmenter(_GANParams, BaseEstimator):
         device: str = "auto",
         verbose: bool = False,
     ) -> None:
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.latent_dim = latent_dim
-        self.hidden = hidden
-        self.holdout = holdout
-        self.column_kinds = column_kinds
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        _store_params(self, locals())
 
     def fit(self, X: Any, y: Any = None) -> GANAugmenter:
         """Fit on features ``X`` (DataFrame or array) and labels ``y`` (None: one class)."""
@@ -165,15 +164,7 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
         verbose: bool = False,
     ) -> None:
         super().__init__(contamination=contamination)
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.latent_dim = latent_dim
-        self.hidden = hidden
-        self.holdout = holdout
-        self.column_kinds = column_kinds
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        _store_params(self, locals())
 
     def fit(self, X: Any, y: Any = None, classes: Any = None) -> GANAnomalyDetector:
         """Fit on normal rows ``X``; ``y`` is ignored (PyOD convention); ``classes``: normal sub-classes."""

@@ -29,7 +29,7 @@ from gantools.training import Networks, resolve_device, train_networks
 from gantools.training.trainer import build_networks
 
 MIN_ROWS = 10
-DEFAULT_WEIGHTS = (1.0, 0.0)  # (reconstruction, discriminator): see benchmarks/results for the evidence
+DEFAULT_WEIGHTS = (0.5, 0.5)  # (reconstruction, discriminator): both views count; evidence in benchmarks/results
 
 
 def class_key(value: Any) -> str:

@@ -55,7 +55,7 @@ class TabularPreprocessor:
         n_quantiles: int = 1000,
         max_categories: int = 100,
         numeric_transform: str = "auto",
-        max_skew: float = 1.0,
+        max_skew: float = 2.0,
         max_spike: float = 0.1,
     ) -> None:
         self.schema = schema

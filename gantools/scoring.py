@@ -44,6 +44,8 @@ def raw_parts(
     batch_size: int = 16384,
 ) -> RawParts:
     """Reconstruct each row through E and G and measure the residuals, in batches."""
+    if len(X) == 0:
+        return RawParts(np.zeros((0, n_columns)), np.zeros(0), np.zeros(0))
     col_index = torch.as_tensor(feature_column_index, device=X.device)
     per_col, feat, critic = [], [], []
     for start in range(0, len(X), batch_size):

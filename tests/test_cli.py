@@ -112,3 +112,30 @@ def test_usage_errors_exit_2(workdir):
     _assert_one_line_error(run_cli("augment", "--class-mix", "0=0.5,9=0.5", cwd=workdir), "unknown class")
     _assert_one_line_error(run_cli("score", "nowhere/", cwd=workdir), "nowhere", "not found")
     _assert_one_line_error(run_cli("augment", "--out", "x.json", cwd=workdir), ".csv or .parquet")
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupted_training_leaves_a_usable_model(tmp_path, banknote, sig):
+    import signal
+    import subprocess
+    import time
+
+    from conftest import gantools_exe
+
+    banknote.to_csv(tmp_path / "notes.csv", index=False)
+    proc = subprocess.Popen(
+        [*gantools_exe(), "train", "notes.csv", "--label", "class", "--epochs", "100000", "--quiet"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(15)  # well inside the (very long) GAN phase
+    proc.send_signal(getattr(signal, sig))
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert "interrupted" in stdout
+    result = run_cli("augment", "--n", "100", cwd=tmp_path, check=True)
+    assert "Wrote 100 rows" in result.stdout
+    run_cli("score", "notes.csv", cwd=tmp_path, check=True)
+    assert len(pd.read_csv(tmp_path / "scores.csv")) == len(banknote)

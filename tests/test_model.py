@@ -114,3 +114,8 @@ def test_mixed_types_with_missing_values(adult_slice):
 def test_too_few_rows_is_an_error(banknote):
     with pytest.raises(GantoolsError, match="at least 10"):
         TabularGAN(tiny_config()).fit(banknote.head(5))
+
+
+def test_empty_table_scores_to_an_empty_result(banknote_model, banknote):
+    scored = banknote_model.score(banknote.head(0))
+    assert len(scored) == 0 and "score" in scored.columns

@@ -3,7 +3,8 @@
 - ``Generator``: G(z, y) from the latent ``z`` and a learned class embedding; raw outputs, made into
   table-shaped values by ``activate_output`` (identity for numeric slots, Gumbel-softmax for one-hot blocks).
 - ``Discriminator``: D(x, y) with spectral normalisation and projection conditioning (Miyato & Koyama 2018):
-  ``D(x, y) = w·f(x) + embed(y)·f(x)``; ``features`` exposes f(x) for the f-AnoGAN feature residual.
+  ``D(x, y) = w·f(x) + embed(y)·f(x)``; ``features`` exposes f(x) for the f-AnoGAN feature residual;
+  ``classifier`` gives auxiliary class logits from f(x).
 - ``Encoder``: E(x, y) -> z, trained after the GAN so that G(E(x, y), y) reconstructs x.
 """
 
@@ -53,14 +54,24 @@ class Discriminator(nn.Module):
         self.body = nn.Sequential(*layers)
         self.head = spectral_norm(nn.Linear(hidden, 1))
         self.embed = spectral_norm(nn.Embedding(n_classes, hidden))
+        # Auxiliary class logits (AC-GAN, Odena et al. 2017): pushes G to make each class recognisable.
+        self.classifier = nn.Linear(hidden, n_classes)
+        self.spread_head = spectral_norm(nn.Linear(1, 1))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the critic value (n,) and the features f(x) (n, hidden)."""
+    def forward(self, x: torch.Tensor, y: torch.Tensor, batch_stats: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the critic value (n,) and the features f(x) (n, hidden).
+
+        ``batch_stats`` (training only) lets the critic see how spread out the batch is (minibatch
+        standard deviation, Karras et al. 2018), so a generator that drops modes is penalised.
+        """
         h = self.body(x)
         out = self.head(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
+        if batch_stats:
+            spread = h.std(dim=0, unbiased=False).mean().expand(len(h), 1)
+            out = out + self.spread_head(spread).squeeze(1)
         return out, h
 
 

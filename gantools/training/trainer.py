@@ -96,6 +96,8 @@ def train_networks(
     enc_steps = config.resolved_encoder_steps(gan_steps)
     opt_g = torch.optim.Adam(g.parameters(), lr=config.lr_g, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(0.5, 0.9))
+    use_ac = n_classes > 1 and config.ac_weight > 0
+    batch_stats = config.use_minibatch_std(n_classes)
     tick = max(1, gan_steps // 100)
     started = time.perf_counter()
     loss_d = loss_g = torch.zeros((), device=device)
@@ -106,15 +108,22 @@ def train_networks(
             real = X[rows]
             z = torch.randn(batch, config.latent_dim, device=device, generator=rng)
             fake = activate_output(g(z, classes), cat_slices, config.gumbel_tau)
-            d_real, _ = d(real, classes)
-            d_fake, _ = d(fake.detach(), classes)
+            if config.d_noise > 0:  # instance noise on both inputs keeps a small-data critic from overfitting
+                real = real + config.d_noise * torch.randn(real.shape, device=device, generator=rng)
+                fake = fake + config.d_noise * torch.randn(fake.shape, device=device, generator=rng)
+            d_real, f_real = d(real, classes, batch_stats=batch_stats)
+            d_fake, _ = d(fake.detach(), classes, batch_stats=batch_stats)
             loss_d = F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
+            if use_ac:  # the auxiliary classifier learns the classes from real rows only
+                loss_d = loss_d + config.ac_weight * F.cross_entropy(d.classifier(f_real), classes)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
 
-            d_fake, _ = d(fake, classes)
+            d_fake, f_fake = d(fake, classes, batch_stats=batch_stats)
             loss_g = -d_fake.mean()
+            if use_ac:
+                loss_g = loss_g + config.ac_weight * F.cross_entropy(d.classifier(f_fake), classes)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -130,6 +139,8 @@ def train_networks(
         final_loss_d=loss_d.item(),
         final_loss_g=loss_g.item(),
     )
+    if nets.interrupted:  # stopped early: an encoder in proportion to the GAN steps actually taken
+        enc_steps = min(enc_steps, config.resolved_encoder_steps(step))
     _train_encoder(nets, X, sampler, batch, enc_steps, cat_slices, config, rng, progress)
     return nets.eval()
 
@@ -163,11 +174,15 @@ def _train_encoder(
             recon = decode(g, e(real, classes), classes, cat_slices)
             loss_x = F.mse_loss(recon, real)
             loss_f = F.mse_loss(d.features(recon), d.features(real))
+            # Generated rows are unlimited draws from what G learned: reconstructing them too teaches E
+            # the whole normal manifold, not only the training rows (which may be few).
             z = torch.randn(batch, config.latent_dim, device=device, generator=rng)
             with torch.no_grad():
                 generated = decode(g, z, classes, cat_slices)
-            loss_z = F.mse_loss(e(generated, classes), z)
-            loss = loss_x + config.feature_weight * loss_f + 0.1 * loss_z
+            z_hat = e(generated, classes)
+            loss_gx = F.mse_loss(decode(g, z_hat, classes, cat_slices), generated)
+            loss_z = F.mse_loss(z_hat, z)
+            loss = loss_x + config.feature_weight * loss_f + config.generated_weight * loss_gx + 0.1 * loss_z
             opt_e.zero_grad(set_to_none=True)
             loss.backward()
             opt_e.step()
