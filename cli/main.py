@@ -1,6 +1,7 @@
 """`gantools train | augment | score | info`: parse options, call one library function, print tables.
 
-Exit codes: 0 success, 1 bad input (one line on stderr, no traceback), 2 usage error.
+Exit codes: 0 success, 1 bad input (one line on stderr, no traceback), 2 usage error,
+3 anomalies found (only with ``score --fail-on-anomaly``).
 """
 
 from __future__ import annotations
@@ -189,6 +190,9 @@ def score(
     explain: Annotated[
         int, typer.Option("--explain", help="Add the K columns that contribute most to each score.")
     ] = 0,
+    fail_on_anomaly: Annotated[
+        bool, typer.Option("--fail-on-anomaly", help="Exit with code 3 when any row is flagged (for pipelines).")
+    ] = False,
     model: ModelOpt = DEFAULT_MODEL_DIR,
     device: DeviceOpt = "auto",
 ) -> None:
@@ -223,6 +227,9 @@ def score(
         for message in report.failed:
             err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+    if fail_on_anomaly and report.flagged:
+        err_console.print(f"{report.flagged} row(s) flagged as anomalous (--fail-on-anomaly)", highlight=False)
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -139,3 +139,15 @@ def test_interrupted_training_leaves_a_usable_model(tmp_path, banknote, sig):
     assert "Wrote 100 rows" in result.stdout
     run_cli("score", "notes.csv", cwd=tmp_path, check=True)
     assert len(pd.read_csv(tmp_path / "scores.csv")) == len(banknote)
+
+
+def test_fail_on_anomaly_exit_code(workdir, banknote):
+    odd = banknote.head(3).copy()
+    odd["variance"] = banknote["variance"].max() + 50  # far outside anything seen in training
+    odd.to_csv(workdir / "odd.csv", index=False)
+    result = run_cli("score", "odd.csv", "--out", "odd_scores.csv", "--fail-on-anomaly", cwd=workdir)
+    assert result.returncode == 3, result.stderr
+    assert "flagged" in result.stderr and "Traceback" not in result.stderr
+    assert pd.read_csv(workdir / "odd_scores.csv")["is_anomaly"].sum() == 3  # the output is still written
+    plain = run_cli("score", "odd.csv", "--out", "odd_scores.csv", cwd=workdir)
+    assert plain.returncode == 0
