@@ -32,6 +32,9 @@ class TrainConfig:
     d_noise: float = 0.0  # std of Gaussian instance noise added to the critic's inputs
     feature_weight: float = 0.1  # weight of the discriminator-feature residual in the encoder loss
     generated_weight: float = 1.0  # weight of reconstructing generated rows in the encoder loss
+    # Where the scorer measures reconstruction residuals: "original" (quantile-mapped columns back in
+    # standardised original units, so tails count) or "preprocessed" (the space G works in).
+    residual_space: str = "original"
     holdout: float = 0.2  # share of rows held out for validation and score calibration
     seed: int = 0
     device: str = "auto"

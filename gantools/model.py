@@ -25,6 +25,7 @@ from gantools.errors import GantoolsError
 from gantools.preprocessing import TabularPreprocessor
 from gantools.progress import training_progress
 from gantools.scoring import RawParts, ScoreCalibration, raw_parts
+from gantools.scoring_space import ScoringSpace
 from gantools.training import Networks, resolve_device, train_networks
 from gantools.training.trainer import build_networks
 
@@ -103,6 +104,9 @@ class TabularGAN:
         return [(b.start, b.end) for b in self.preprocessor_.blocks_ if b.kind == "cat"]
 
     def _raw_parts(self, X: torch.Tensor, classes: torch.Tensor) -> RawParts:
+        space = None
+        if self.config.residual_space == "original":
+            space = ScoringSpace(self.preprocessor_.params_, self.preprocessor_.blocks_, X.device)
         return raw_parts(
             self.nets_,
             X,
@@ -110,6 +114,7 @@ class TabularGAN:
             self.preprocessor_.feature_column_index,
             len(self.schema_.columns),
             self._cat_slices(),
+            space=space,
         )
 
     def _calibrate(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:

@@ -13,6 +13,7 @@ given. The threshold is the (1 − fpr) quantile of the held-out normal scores.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,8 +43,12 @@ def raw_parts(
     n_columns: int,
     cat_slices: list[tuple[int, int]],
     batch_size: int = 16384,
+    space: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> RawParts:
-    """Reconstruct each row through E and G and measure the residuals, in batches."""
+    """Reconstruct each row through E and G and measure the residuals, in batches.
+
+    ``space`` maps rows to where the reconstruction residual is measured (see ``scoring_space``).
+    """
     if len(X) == 0:
         return RawParts(np.zeros((0, n_columns)), np.zeros(0), np.zeros(0))
     col_index = torch.as_tensor(feature_column_index, device=X.device)
@@ -52,7 +57,7 @@ def raw_parts(
         x = X[start : start + batch_size]
         y = classes[start : start + batch_size]
         x_hat = decode(nets.generator_ema, nets.encoder(x, y), y, cat_slices)
-        sq = (x - x_hat) ** 2
+        sq = (x - x_hat) ** 2 if space is None else (space(x) - space(x_hat)) ** 2
         cols = torch.zeros(len(x), n_columns, device=X.device, dtype=sq.dtype).index_add_(1, col_index, sq)
         d_out, f_real = nets.discriminator(x, y)
         f_fake = nets.discriminator.features(x_hat)

@@ -71,3 +71,25 @@ def test_missing_numeric_values_get_an_indicator():
     back = pre.inverse_transform(pre.transform(df))
     assert back["x"].isna().sum() == df["x"].isna().sum()
     np.testing.assert_allclose(back["x"].dropna().to_numpy(), df["x"].dropna().to_numpy())
+
+
+def test_scoring_space_restores_standardised_original_units():
+    """Residuals of quantile-mapped columns are measured in original units, so far tails stay far."""
+    import torch
+
+    from gantools.scoring_space import ScoringSpace
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "skewed": rng.lognormal(0, 1.5, 2000),
+            "normal": rng.normal(size=2000),
+            "spiky": np.where(rng.random(2000) < 0.5, 0, rng.exponential(3, 2000)),
+        }
+    )
+    pre = _fit(df)
+    assert [p["method"] for p in pre.params_] == ["quantile", "standard", "quantile"]
+    probe = pd.DataFrame({"skewed": [0.5, 3.0, 100.0, 1000.0], "normal": [0, 1, 2, 30], "spiky": [0, 1, 5, 200]})
+    mapped = ScoringSpace(pre.params_, pre.blocks_, torch.device("cpu"))(torch.tensor(pre.transform(probe)))
+    expected = np.stack([(probe[c] - p["mean"]) / p["std"] for c, p in zip(probe.columns, pre.params_)], axis=1)
+    np.testing.assert_allclose(mapped.numpy(), expected, rtol=1e-4, atol=1e-4)
