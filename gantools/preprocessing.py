@@ -82,6 +82,8 @@ class TabularPreprocessor:
     def _fit_numeric(self, series: pd.Series, integer: bool) -> dict[str, Any]:
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
         observed = values[np.isfinite(values)]
+        if len(observed) == 0:  # every value missing in the rows fitted on: a constant column
+            observed = np.zeros(1)
         n = len(observed)
         levels = np.linspace(0.0, 1.0, min(self.n_quantiles, max(n, 2)))
         quantiles = np.quantile(observed, levels)
@@ -214,8 +216,12 @@ class TabularPreprocessor:
             if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
                 idx = missing
             else:
-                key = _key(_to_json_value(value))
+                value = _to_json_value(value)
+                key = _key(value)
                 idx = lookup.get(key)
+                if idx is None:  # the same value parsed differently (1 vs "1" in another file or chunk)
+                    key = next((k for k in _alternative_keys(value) if k in lookup or k in rare), key)
+                    idx = lookup.get(key)
                 if idx is None and other is not None and key in rare:
                     idx = other
             if idx is not None:
@@ -282,6 +288,18 @@ class TabularPreprocessor:
         return pre
 
 
+def _alternative_keys(value: Any) -> list[tuple[str, str]]:
+    """Keys the same value would have had if its file had been parsed with another dtype."""
+    keys = [("str", str(value))]
+    if isinstance(value, float) and value.is_integer():
+        keys.append(("str", str(int(value))))
+    try:
+        keys.append(("num", repr(float(value))))
+    except (TypeError, ValueError):
+        pass
+    return keys
+
+
 def _key(value: Any) -> tuple[str, str]:
     """Hashable identity of a category value that survives a JSON round trip (1 vs '1' stay apart)."""
     if isinstance(value, bool):
@@ -294,18 +312,22 @@ def _key(value: Any) -> tuple[str, str]:
 def _restore_numeric(values: np.ndarray, missing: np.ndarray, dtype: str, integer: bool) -> pd.Series:
     if integer:
         values = np.round(values)
-    if pd.api.types.is_integer_dtype(np.dtype(dtype) if not dtype[0].isupper() else dtype):
-        if missing.any():
-            series = pd.Series(values.astype(np.int64), dtype="Int64")
-            series[missing] = pd.NA
-            return series
-        return pd.Series(values.astype(dtype))
-    values = values.astype(np.float64)
-    values[missing] = np.nan
     try:
-        return pd.Series(values.astype(dtype))
+        target = pd.api.types.pandas_dtype(dtype)
+    except TypeError:
+        target = np.dtype("float64")
+    if pd.api.types.is_integer_dtype(target):
+        ints = pd.Series(pd.array(np.where(missing, 0, values).astype(np.int64), dtype="Int64"))
+        ints[missing] = pd.NA
+        if isinstance(target, pd.api.extensions.ExtensionDtype) or not missing.any():
+            return ints.astype(target)
+        return ints  # numpy integers cannot hold missing values: nullable Int64
+    series = pd.Series(values.astype(np.float64))
+    series[missing] = np.nan
+    try:
+        return series.astype(target)
     except (TypeError, ValueError):
-        return pd.Series(values)
+        return series
 
 
 def _restore_categorical(

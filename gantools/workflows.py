@@ -92,7 +92,8 @@ def score(
     """Score every row of every CSV/Parquet file in ``inputs`` (folders searched recursively).
 
     Rows come out in input order, one per input row, with ``source``, ``row``, the score, its parts, the
-    class, ``is_anomaly`` and, when the file holds it, the label column (ignored for scoring). Files that
+    class, ``is_anomaly`` and the file's label column (ignored for scoring; empty where a file lacks it;
+    named ``<label>_in_file`` when the label's name is one of these columns, e.g. ``class``). Files that
     cannot be scored are listed in ``report.failed``; the others are still written.
     """
     check_output_path(out)
@@ -100,6 +101,9 @@ def score(
     files = find_tables(list(inputs))
     model.check_score_options(normal_class, fpr)  # bad options fail before any file is read
     label = model.schema_.label
+    # The file's label is kept, under another name when it would hide an output column (a label called
+    # "class" would otherwise overwrite the class each row was scored against).
+    kept_label = label if label not in SCORE_COLUMNS + ["top_features"] else f"{label}_in_file"
     report = ScoreReport(Path(out), float("nan"))
     writer = AtomicTableWriter(out)
     try:
@@ -116,8 +120,8 @@ def score(
                         ],
                         axis=1,
                     )
-                    if label is not None and label in chunk.columns:
-                        result[label] = chunk[label].to_numpy()
+                    if label is not None:  # always the same columns, whichever files hold the label
+                        result[kept_label] = chunk[label].to_numpy() if label in chunk.columns else pd.NA
                     writer.write(result)
                     offset += len(chunk)
                     flagged += int(scored["is_anomaly"].sum())
@@ -129,6 +133,7 @@ def score(
                 report.failed.append(str(exc) if offset == 0 else f"{exc} (after {offset} rows of '{path}')")
                 if offset == 0:
                     continue
+            worst = worst if offset else float("nan")
             report.files.append({"file": str(path), "rows": offset, "flagged": flagged, "worst_score": worst})
     except BaseException:
         writer.abort()

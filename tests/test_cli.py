@@ -55,8 +55,9 @@ def test_score_folder_of_csv_and_parquet(workdir, banknote):
     assert scores["row"].tolist() == list(range(25)) + list(range(15))
     assert scores["source"].str.endswith("a.csv").sum() == 25
     assert scores["is_anomaly"].isin([0, 1]).all()
-    # the label column is kept where the file has it
+    # the label column is kept where the file has it, beside the scored-against class
     assert scores["class"].notna().all()
+    assert scores["class_in_file"].iloc[:25].tolist() == banknote["class"].head(25).tolist()
 
 
 def test_default_score_command_writes_scores_csv(workdir):
@@ -151,3 +152,18 @@ def test_fail_on_anomaly_exit_code(workdir, banknote):
     assert pd.read_csv(workdir / "odd_scores.csv")["is_anomaly"].sum() == 3  # the output is still written
     plain = run_cli("score", "odd.csv", "--out", "odd_scores.csv", cwd=workdir)
     assert plain.returncode == 0
+
+
+def test_corrupt_parquet_and_label_in_some_files_only(workdir, banknote):
+    folder = workdir / "several"
+    folder.mkdir()
+    banknote.head(6).drop(columns="class").to_csv(folder / "a_no_label.csv", index=False)
+    banknote.tail(4).to_csv(folder / "b_with_label.csv", index=False)
+    (folder / "c_broken.parquet").write_bytes(b"not parquet at all")
+    result = run_cli("score", "several", "--out", "several.csv", cwd=workdir)
+    _assert_one_line_error(result, "c_broken.parquet")
+    scores = pd.read_csv(workdir / "several.csv")  # one header for all files, readable
+    assert len(scores) == 10
+    assert scores["class"].notna().all()  # the class each row was scored against, never overwritten
+    assert scores["class_in_file"].isna().sum() == 6  # the file's own label, kept under another name
+    assert scores["class_in_file"].iloc[6:].tolist() == banknote["class"].tail(4).tolist()

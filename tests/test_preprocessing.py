@@ -93,3 +93,28 @@ def test_scoring_space_restores_standardised_original_units():
     mapped = ScoringSpace(pre.params_, pre.blocks_, torch.device("cpu"))(torch.tensor(pre.transform(probe)))
     expected = np.stack([(probe[c] - p["mean"]) / p["std"] for c, p in zip(probe.columns, pre.params_)], axis=1)
     np.testing.assert_allclose(mapped.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_nullable_integer_dtype_is_restored():
+    df = pd.DataFrame(
+        {"n": pd.array([1, 2, 3, 4, 5] * 4, dtype="Int64"), "m": pd.array([1, None, 3, 4] * 5, dtype="Int64")}
+    )
+    pre = _fit(df)
+    back = pre.inverse_transform(pre.transform(df))
+    assert back.dtypes.equals(df.dtypes)
+    pd.testing.assert_frame_equal(back, df)
+
+
+def test_category_codes_match_however_the_file_was_parsed():
+    trained = pd.DataFrame({"code": ["1", "2", "A", "1", "2"] * 4})
+    pre = _fit(trained)
+    as_ints = pd.DataFrame({"code": [1, 2, 1]})  # a file without "A" parses as integers
+    np.testing.assert_array_equal(pre.transform(as_ints), pre.transform(pd.DataFrame({"code": ["1", "2", "1"]})))
+
+
+def test_column_with_no_observed_values_in_the_fitted_rows():
+    """The schema sees the whole table; the preprocessor only the training split, which may hold no value."""
+    full = pd.DataFrame({"x": np.linspace(0, 1, 12), "sparse": [np.nan] * 11 + [3.0]})
+    pre = TabularPreprocessor(infer_schema(full)).fit(full.iloc[:11])
+    assert np.isfinite(pre.transform(full)).all()
+    assert len(pre.inverse_transform(pre.transform(full))) == 12

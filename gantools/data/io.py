@@ -58,7 +58,7 @@ def iter_table_chunks(path: str | Path, chunk_rows: int = 100_000) -> Iterator[p
                 yield batch.to_pandas()
     except pd.errors.EmptyDataError:
         raise GantoolsError(f"file '{path}' is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:  # pyarrow errors included
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GantoolsError(f"cannot read '{path}': {first}") from None
 
