@@ -101,7 +101,11 @@ def train(
     model: ModelOpt = DEFAULT_MODEL_DIR,
     epochs: Annotated[
         int | None,
-        typer.Option("--epochs", help="Passes over the data [default: about 6,000 steps' worth]", show_default=False),
+        typer.Option(
+            "--epochs",
+            help=f"Passes over the data (default: about {TrainConfig.target_steps:,} steps' worth)",
+            show_default=False,
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per training step.")] = 256,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
@@ -156,7 +160,7 @@ def augment(
         str, typer.Option("--class-mix", help="original, balanced, or LABEL=FRACTION,... e.g. 0=0.3,1=0.7")
     ] = "original",
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Random seed [default: random]", show_default=False)
+        int | None, typer.Option("--seed", help="Random seed (default: random)", show_default=False)
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")] = Path("synthetic.csv"),
     model: ModelOpt = DEFAULT_MODEL_DIR,
@@ -183,7 +187,7 @@ def score(
         str | None,
         typer.Option(
             "--normal-class",
-            help="Score against this class only [default: the class each record fits best]",
+            help="Score against this class only (default: the class each record fits best)",
             show_default=False,
         ),
     ] = None,

@@ -29,7 +29,6 @@ class TrainConfig:
     # 0.88); on for one class, anomaly AUROC 0.955 (off: 0.998).
     minibatch_std: bool | str = "auto"
     ac_weight: float = 1.0  # auxiliary-classifier loss (with several classes): keeps classes apart
-    d_noise: float = 0.0  # std of Gaussian instance noise added to the critic's inputs
     feature_weight: float = 0.1  # weight of the discriminator-feature residual in the encoder loss
     generated_weight: float = 1.0  # weight of reconstructing generated rows in the encoder loss
     # Where the scorer measures reconstruction residuals: "original" (quantile-mapped columns back in

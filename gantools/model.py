@@ -75,6 +75,7 @@ class TabularGAN:
         train_idx, hold_idx = _stratified_holdout(y, self.config.holdout, self.config.seed)
         features = df[self.schema_.names]
         self.preprocessor_ = TabularPreprocessor(self.schema_).fit(features.iloc[train_idx])
+        self._space = None
         self.device_ = resolve_device(self.config.device)
         X = torch.as_tensor(self.preprocessor_.transform(features), device=self.device_)
         y_t = torch.as_tensor(y, device=self.device_)
@@ -106,7 +107,9 @@ class TabularGAN:
     def _raw_parts(self, X: torch.Tensor, classes: torch.Tensor) -> RawParts:
         space = None
         if self.config.residual_space == "original":
-            space = ScoringSpace(self.preprocessor_.params_, self.preprocessor_.blocks_, X.device)
+            if getattr(self, "_space", None) is None:  # derived from the preprocessor; built once
+                self._space = ScoringSpace(self.preprocessor_.params_, self.preprocessor_.blocks_, self.device_)
+            space = self._space
         return raw_parts(
             self.nets_,
             X,

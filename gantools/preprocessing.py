@@ -259,9 +259,7 @@ class TabularPreprocessor:
         xs = np.asarray(params["values"])
         if len(xs) == 1:
             return np.full_like(z, xs[0])
-        zp = np.stack([params["z_lo"], params["z_hi"]], axis=1).ravel()
-        fp = np.repeat(xs, 2)
-        zp = np.maximum.accumulate(zp)
+        zp, fp = quantile_knots(params)
         values = np.interp(z, zp, fp)
         return np.clip(values, params["min"], params["max"])
 
@@ -286,6 +284,16 @@ class TabularPreprocessor:
         pre.params_ = data["params"]
         pre._build_blocks()
         return pre
+
+
+def quantile_knots(params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Knots of a quantile-mapped column's inverse: normal scores ``zp`` (non-decreasing) -> values ``fp``.
+
+    Each value spans [z_lo, z_hi] on the normal scale (a flat segment when it is tied in the data).
+    """
+    zp = np.maximum.accumulate(np.stack([params["z_lo"], params["z_hi"]], axis=1).ravel())
+    fp = np.repeat(np.asarray(params["values"], dtype=np.float64), 2)
+    return zp, fp
 
 
 def _alternative_keys(value: Any) -> list[tuple[str, str]]:

@@ -167,3 +167,8 @@ def test_corrupt_parquet_and_label_in_some_files_only(workdir, banknote):
     assert scores["class"].notna().all()  # the class each row was scored against, never overwritten
     assert scores["class_in_file"].isna().sum() == 6  # the file's own label, kept under another name
     assert scores["class_in_file"].iloc[6:].tolist() == banknote["class"].tail(4).tolist()
+
+
+def test_help_shows_computed_defaults(tmp_path):
+    # typer renders help with rich: square brackets would be eaten as markup
+    assert "default: about" in run_cli("train", "--help", cwd=tmp_path, check=True).stdout

@@ -119,3 +119,10 @@ def test_too_few_rows_is_an_error(banknote):
 def test_empty_table_scores_to_an_empty_result(banknote_model, banknote):
     scored = banknote_model.score(banknote.head(0))
     assert len(scored) == 0 and "score" in scored.columns
+
+
+def test_text_in_a_numeric_column_is_an_error_not_a_missing_value(banknote_model, banknote):
+    rows = banknote.head(4).astype({"skewness": object})
+    rows.loc[2, "skewness"] = "n/a?"
+    with pytest.raises(GantoolsError, match=r"column 'skewness' in suspect.csv is numeric in the model but row 2"):
+        banknote_model.score(rows, source="suspect.csv")

@@ -48,13 +48,27 @@ class Schema:
         )
 
     def check_columns(self, df: pd.DataFrame, source: str = "the data") -> None:
-        """Fail with one line when ``df`` lacks feature columns the model was trained on."""
+        """Fail with one line when ``df`` lacks feature columns the model was trained on or holds text
+        where the model expects numbers."""
         missing = [c for c in self.names if c not in df.columns]
         if missing:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise GantoolsError(
                 f"{source} lacks column(s) {shown} that the model was trained on (expected: {', '.join(self.names)})"
             )
+        for spec in self.columns:  # text where numbers are expected would otherwise be read as missing
+            if spec.kind in ("numeric", "integer"):
+                _check_numbers(df[spec.name], f"column '{spec.name}' in {source} is {spec.kind} in the model")
+
+
+def _check_numbers(series: pd.Series, context: str) -> None:
+    """Raise a one-line error naming the first row whose value is not a number (missing values are fine)."""
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return
+    bad = series.notna() & pd.to_numeric(series, errors="coerce").isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise GantoolsError(f"{context} but row {row} holds {series.iloc[row]!r}")
 
 
 def _infer_kind(series: pd.Series) -> str:
@@ -98,14 +112,8 @@ def infer_schema(
         if series.isna().all():
             raise GantoolsError(f"column '{name}' in {source} has no values; drop it or fill it")
         kind = kinds.get(name) or _infer_kind(series)
-        if kind in ("numeric", "integer") and not pd.api.types.is_numeric_dtype(series):
-            converted = pd.to_numeric(series, errors="coerce")
-            bad = series.notna() & converted.isna()
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise GantoolsError(
-                    f"column '{name}' in {source} is declared {kind} but row {row} holds {series.iloc[row]!r}"
-                )
+        if kind in ("numeric", "integer"):
+            _check_numbers(series, f"column '{name}' in {source} is declared {kind}")
         columns.append(ColumnSpec(str(name), kind, str(series.dtype), bool(series.isna().any())))
     if not columns:
         raise GantoolsError(f"{source} has no feature columns besides the label")

@@ -108,9 +108,6 @@ def train_networks(
             real = X[rows]
             z = torch.randn(batch, config.latent_dim, device=device, generator=rng)
             fake = activate_output(g(z, classes), cat_slices, config.gumbel_tau)
-            if config.d_noise > 0:  # instance noise on both inputs keeps a small-data critic from overfitting
-                real = real + config.d_noise * torch.randn(real.shape, device=device, generator=rng)
-                fake = fake + config.d_noise * torch.randn(fake.shape, device=device, generator=rng)
             d_real, f_real = d(real, classes, batch_stats=batch_stats)
             d_fake, _ = d(fake.detach(), classes, batch_stats=batch_stats)
             loss_d = F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
