@@ -1,4 +1,4 @@
-"""`gantools train | augment | score | info`: parse options, call one library function, print tables.
+"""`gantools train | augment | score | info | evaluate`: parse options, call one library function, print tables.
 
 Exit codes: 0 success, 1 bad input (one line on stderr, no traceback), 2 usage error,
 3 anomalies found (only with ``score --fail-on-anomaly``).
@@ -117,6 +117,12 @@ def train(
         list[str] | None,
         typer.Option("--kind", help="Override a column kind: COLUMN=numeric|integer|categorical|boolean (repeatable)."),
     ] = None,
+    anomalies: Annotated[
+        Path | None,
+        typer.Option(
+            "--anomalies", help="A CSV/Parquet file of a few known anomalies: they tune the score's weights."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Fit one conditional GAN (+ encoder) to DATA and write the model folder."""
@@ -129,7 +135,7 @@ def train(
     config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, holdout=holdout)
     # SIGTERM (a scheduler stopping the job) ends training like Ctrl+C: what was learned is saved.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    fitted = _run(workflows.train, data, label, model, config, _parse_kinds(kind or []), not quiet)
+    fitted = _run(workflows.train, data, label, model, config, _parse_kinds(kind or []), not quiet, anomalies)
     hist, val = fitted.history_, fitted.validation_
     table = Table(title=f"Model written to {model}/", show_header=False)
     table.add_row("rows (train / held out)", f"{hist['n_train_rows']} / {hist['n_holdout_rows']}")
@@ -148,6 +154,8 @@ def train(
         table.add_row("fidelity: mean KS, numeric (held out)", f"{val['mean_ks_numeric']:.3f}")
     if val.get("mean_tv_categorical") is not None:
         table.add_row("fidelity: mean TV, categorical (held out)", f"{val['mean_tv_categorical']:.3f}")
+    if anomalies is not None:
+        table.add_row("score weights", fitted.calibration_.weights_source)
     if hist["interrupted"]:
         table.add_row("[yellow]note", "[yellow]training was interrupted; the model holds what was learned so far")
     out_console.print(table)
@@ -270,11 +278,76 @@ def info(
         )
     w = details["scoring"]["weights"]
     summary.add_row(
-        "score weights", f"reconstruction {w['reconstruction']}, discriminator {w['discriminator']} ({w['source']})"
+        "score weights",
+        f"reconstruction {w['reconstruction']:.3g}, discriminator {w['discriminator']:.3g}, "
+        f"density {w['density']:.3g} ({w['source']})",
     )
     summary.add_row("threshold at fpr 0.01", f"{details['scoring']['threshold_fpr_0.01']:.3f}")
     summary.add_row("gantools version", str(details.get("gantools_version", __version__)))
     out_console.print(summary)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[
+        Path, typer.Argument(help="Real rows the model has not seen: a CSV/Parquet file, or a folder of them.")
+    ],
+    train: Annotated[
+        Path | None,
+        typer.Option(
+            "--train",
+            help="The model's training data, for TSTR vs TRTR and the privacy checks (skipped without it).",
+            show_default=False,
+        ),
+    ] = None,
+    model: ModelOpt = DEFAULT_MODEL_DIR,
+    out: Annotated[Path, typer.Option("--out", help="Report folder (report.md, report.json, PNG plots).")] = Path(
+        "gantools-report"
+    ),
+    n: Annotated[
+        int | None,
+        typer.Option(
+            "--n", help="Synthetic rows to compare (default: rows of DATA, 1,000..20,000)", show_default=False
+        ),
+    ] = None,
+    anomaly_label: Annotated[
+        str | None,
+        typer.Option(
+            "--anomaly-label",
+            help="0/1 column of DATA (1 = anomaly): AUROC, AUPRC, FPR and recall of the anomaly scores.",
+            show_default=False,
+        ),
+    ] = None,
+    fpr: Annotated[
+        float, typer.Option("--fpr", help="False-positive rate on normal data that sets the score threshold.")
+    ] = 0.01,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    device: DeviceOpt = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+) -> None:
+    """Quality report of the model against real held-out DATA: fidelity, utility, privacy, coverage, plots."""
+    if quiet:
+        report = _run(workflows.evaluate, data, train, model, out, n, anomaly_label, seed, fpr, device)
+    else:
+        with err_console.status("Evaluating") as status:
+
+            def progress(message: str) -> None:
+                status.update(f"Evaluating: {message}")
+
+            report, error = _call(
+                workflows.evaluate, data, train, model, out, n, anomaly_label, seed, fpr, device, progress
+            )
+        if error is not None:
+            _fail(error)
+    table = Table(title=f"Evaluation of {model}/ on {data}", show_header=False)
+    for name, value in report.headline():
+        table.add_row(name, value)
+    for reason in report.skipped.values():
+        table.add_row("[yellow]skipped", f"[yellow]{reason}")
+    for warning in report.warnings:
+        table.add_row("[yellow]warning", f"[yellow]{warning}")
+    out_console.print(table)
+    out_console.print(f"Report written to {report.report_path}", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -5,5 +5,14 @@ from gantools.config import TrainConfig
 from gantools.errors import GantoolsError
 from gantools.estimators import GANAnomalyDetector, GANAugmenter
 from gantools.model import TabularGAN
+from gantools.oversampler import GANOverSampler
 
-__all__ = ["GANAnomalyDetector", "GANAugmenter", "GantoolsError", "TabularGAN", "TrainConfig", "__version__"]
+__all__ = [
+    "GANAnomalyDetector",
+    "GANAugmenter",
+    "GANOverSampler",
+    "GantoolsError",
+    "TabularGAN",
+    "TrainConfig",
+    "__version__",
+]

@@ -167,16 +167,45 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
         _store_params(self, locals())
 
     def fit(self, X: Any, y: Any = None, classes: Any = None) -> GANAnomalyDetector:
-        """Fit on normal rows ``X``; ``y`` is ignored (PyOD convention); ``classes``: normal sub-classes."""
+        """Fit on normal rows of ``X``; ``classes``: normal sub-classes (one per row), optional.
+
+        ``y`` (optional, 0 = normal, 1 = anomaly): rows marked 1 are a few known anomalies. They are not
+        trained on; they tune the weighting of the score's parts (recorded in ``weights_source_``).
+        Without ``y``, or with no 1 in it, every row is taken as normal (PyOD's unsupervised convention).
+        """
         self._record_input(X)
         frame = self._frame(X)
+        anomalies = None
+        if y is not None:
+            marks = np.asarray(y)
+            if marks.shape != (len(frame),) or not np.isin(marks, [0, 1]).all():
+                raise GantoolsError(f"y must hold one 0 (normal) or 1 (anomaly) per row of X ({len(frame)} rows)")
+            if marks.any():
+                anomalies, frame = frame[marks == 1].reset_index(drop=True), frame[marks == 0].reset_index(drop=True)
+                if classes is not None:
+                    classes = np.asarray(classes)[marks == 0]
         label = None
         if classes is not None:
             frame[_LABEL] = np.asarray(classes)
             label = _LABEL
-        self.model_ = TabularGAN(self._train_config(), self.column_kinds, self.verbose).fit(frame, label)
+        self.model_ = TabularGAN(self._train_config(), self.column_kinds, self.verbose).fit(
+            frame, label, anomalies=anomalies
+        )
         self._finish_fit(frame)
         return self
+
+    def tune_weights(self, X_anomalies: Any) -> GANAnomalyDetector:
+        """Re-tune the score's weights on a few known anomalies without retraining (freshly fitted only)."""
+        check_is_fitted(self, "model_")
+        self.model_.tune_weights(self._frame(X_anomalies))
+        self.threshold_ = self.model_.calibration_.threshold(self.contamination)
+        return self
+
+    @property
+    def weights_source_(self) -> str:
+        """How the score's weights were chosen: the defaults, or tuned on labeled anomalies."""
+        check_is_fitted(self, "model_")
+        return self.model_.calibration_.weights_source
 
     def _finish_fit(self, frame: pd.DataFrame | None) -> None:
         self._set_n_classes(None)
@@ -192,7 +221,7 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score of each row (higher = more anomalous; 0 is a typical normal row)."""
         check_is_fitted(self, "model_")
-        return self.model_.score(self._frame(X), fpr=self.contamination)["score"].to_numpy()
+        return self.model_.score(self._frame(X), fpr=self.contamination, all_parts=False)["score"].to_numpy()
 
     def score_details(self, X: Any, normal_class: Any = None, explain: int = 3) -> pd.DataFrame:
         """Per-row score, its parts, the class scored against, the verdict and the top features."""

@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 import torch
+import torch.nn.functional as F
 
 from gantools.bundle import read_bundle, write_bundle
 from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.config import TrainConfig
 from gantools.data.schema import infer_schema
+from gantools.density import SampleDensity, choose_bandwidth
 from gantools.errors import GantoolsError
 from gantools.preprocessing import TabularPreprocessor
 from gantools.progress import training_progress
@@ -30,7 +32,14 @@ from gantools.training import Networks, resolve_device, train_networks
 from gantools.training.trainer import build_networks
 
 MIN_ROWS = 10
-DEFAULT_WEIGHTS = (0.5, 0.5)  # (reconstruction, discriminator): both views count; evidence in benchmarks/results
+# (reconstruction, discriminator, density) and the corroboration weight. Without labels the score is G's
+# density plus 0.25 × how far beyond 2 robust σ *both* the reconstruction and the discriminator views put
+# the record. Measured on 5 sets (benchmarks/results/anomaly_parts.md): density alone ranks best where G's
+# manifold fills the space (few columns), the network views where G leaks mass between modes (banknote:
+# density 0.81, reconstruction 1.00); a linear mix loses both ways, this rule keeps the best of each.
+DEFAULT_WEIGHTS = (0.0, 0.0, 1.0)
+DEFAULT_CORROBORATION = 0.25
+DENSITY_SAMPLES = 1024  # samples of G per class behind the density part (512..4096 scored alike)
 
 
 def class_key(value: Any) -> str:
@@ -46,7 +55,7 @@ class TabularGAN:
         config: TrainConfig | None = None,
         column_kinds: Mapping[str, str] | None = None,
         verbose: bool = False,
-        weights: tuple[float, float] = DEFAULT_WEIGHTS,
+        weights: tuple[float, float, float] = DEFAULT_WEIGHTS,
     ) -> None:
         self.config = config or TrainConfig()
         self.column_kinds = dict(column_kinds or {})
@@ -54,8 +63,19 @@ class TabularGAN:
         self.weights = weights
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df: pd.DataFrame, label: str | None = None, source: str = "the data") -> TabularGAN:
-        """Infer the schema, hold out rows for calibration, train the networks, calibrate the scorer."""
+    def fit(
+        self,
+        df: pd.DataFrame,
+        label: str | None = None,
+        source: str = "the data",
+        anomalies: pd.DataFrame | None = None,
+        anomalies_source: str = "the anomalies",
+    ) -> TabularGAN:
+        """Infer the schema, hold out rows for calibration, train the networks, calibrate the scorer.
+
+        ``anomalies``: a few known anomalous records (same columns; a label column is ignored). They are
+        never trained on; they tune the weighting of the score's parts (see ``weights_source``).
+        """
         if not isinstance(df, pd.DataFrame):
             raise GantoolsError("training data must be a table (pandas DataFrame)")
         if len(df) < MIN_ROWS:
@@ -76,6 +96,7 @@ class TabularGAN:
         features = df[self.schema_.names]
         self.preprocessor_ = TabularPreprocessor(self.schema_).fit(features.iloc[train_idx])
         self._space = None
+        self._density = None
         self.device_ = resolve_device(self.config.device)
         X = torch.as_tensor(self.preprocessor_.transform(features), device=self.device_)
         y_t = torch.as_tensor(y, device=self.device_)
@@ -98,18 +119,36 @@ class TabularGAN:
             / max(self.nets_.history.get("gan_seconds", 1e-9), 1e-9),
         }
         self._calibrate(X[hold_idx], y_t[hold_idx])
+        self._holdout_X = X[hold_idx]
+        if anomalies is not None and len(anomalies) > 0:
+            self.tune_weights(anomalies, anomalies_source)
         self.validation_ = self._validate(features.iloc[hold_idx], y[hold_idx])
         return self
 
     def _cat_slices(self) -> list[tuple[int, int]]:
         return [(b.start, b.end) for b in self.preprocessor_.blocks_ if b.kind == "cat"]
 
-    def _raw_parts(self, X: torch.Tensor, classes: torch.Tensor) -> RawParts:
-        space = None
-        if self.config.residual_space == "original":
-            if getattr(self, "_space", None) is None:  # derived from the preprocessor; built once
-                self._space = ScoringSpace(self.preprocessor_.params_, self.preprocessor_.blocks_, self.device_)
-            space = self._space
+    def _scoring_space(self) -> ScoringSpace | None:
+        if self.config.residual_space != "original":
+            return None
+        if getattr(self, "_space", None) is None:  # derived from the preprocessor; built once
+            self._space = ScoringSpace(self.preprocessor_.params_, self.preprocessor_.blocks_, self.device_)
+        return self._space
+
+    def _fit_density(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
+        """Draw G's reference samples per class and pick each class's bandwidth on its held-out rows."""
+        counts = np.full(len(self.classes_), DENSITY_SAMPLES)
+        rng = np.random.default_rng(self.config.seed + 1)
+        matrix, y = self._generate_matrix(counts, rng, order_by_class=True)
+        space = self._scoring_space() or (lambda t: t)
+        refs = space(torch.as_tensor(matrix, device=self.device_)).reshape(len(self.classes_), DENSITY_SAMPLES, -1)
+        held = space(X_hold)
+        sigmas = [choose_bandwidth(held[y_hold == c], refs[c]) for c in range(len(self.classes_))]
+        self._density = SampleDensity(refs.contiguous(), sigmas)
+
+    def _raw_parts(
+        self, X: torch.Tensor, classes: torch.Tensor, networks: bool = True, explain: bool = False
+    ) -> RawParts:
         return raw_parts(
             self.nets_,
             X,
@@ -117,13 +156,25 @@ class TabularGAN:
             self.preprocessor_.feature_column_index,
             len(self.schema_.columns),
             self._cat_slices(),
-            space=space,
+            space=self._scoring_space(),
+            density=getattr(self, "_density", None),
+            networks=networks,
+            explain=explain,
         )
 
     def _calibrate(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
+        if self.weights[2] > 0:
+            self._fit_density(X_hold, y_hold)
         own = self._raw_parts(X_hold, y_hold)
-        self.calibration_ = ScoreCalibration.fit(own, *self.weights)
-        y_np = y_hold.cpu().numpy()
+        self.calibration_ = ScoreCalibration.fit(own, tuple(self.weights), DEFAULT_CORROBORATION)
+        if self._density is not None:
+            self.calibration_.density_sigmas = self._density.sigmas
+        self._own_holdout = own, y_hold.cpu().numpy()
+        self._set_holdout_scores(X_hold)
+
+    def _set_holdout_scores(self, X_hold: torch.Tensor) -> None:
+        """The held-out normal rows' scores under the current weights: what thresholds are read from."""
+        own, y_np = self._own_holdout
         own_scores = self.calibration_.standardise(own)[0]
         self.calibration_.holdout_scores_by_class = {
             class_key(c): sorted(own_scores[y_np == i].tolist()) for i, c in enumerate(self.classes_)
@@ -131,12 +182,79 @@ class TabularGAN:
         best = self._score_matrix(X_hold)[0].min(axis=1)
         self.calibration_.holdout_scores = sorted(best.tolist())
 
-    def _score_matrix(self, X: torch.Tensor) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]], list[RawParts]]:
+    def _part_matrix(self, X: torch.Tensor) -> np.ndarray:
+        """(n, n_classes, 3) standardised parts of every row against every class."""
+        mats = []
+        for i in range(len(self.classes_)):
+            cls = torch.full((len(X),), i, dtype=torch.long, device=X.device)
+            mats.append(self.calibration_.standardised_parts(self._raw_parts(X, cls)))
+        return np.stack(mats, axis=1)
+
+    def tune_weights(self, anomalies: pd.DataFrame, source: str = "the anomalies") -> TabularGAN:
+        """Pick the parts' weights that best separate held-out normal rows from known anomalies.
+
+        A grid over the simplex (steps of 0.1); AUROC of normal vs anomalous scores, minus a small
+        penalty for moving away from the default weights (a handful of anomalies is a noisy guide).
+        Thresholds are recalibrated. Needs the held-out rows, so only on a model fitted in this session.
+        """
+        from sklearn.metrics import roc_auc_score
+
+        self._check_fitted()
+        if getattr(self, "_holdout_X", None) is None:
+            raise GantoolsError("weights can only be tuned on a freshly fitted model (train with --anomalies)")
+        if len(anomalies) == 0:
+            raise GantoolsError(f"{source} has no rows")
+        self.schema_.check_columns(anomalies, source)
+        X_anom = torch.as_tensor(self.preprocessor_.transform(anomalies[self.schema_.names]), device=self.device_)
+        X_hold = self._holdout_X
+        normal, anomalous = self._part_matrix(X_hold), self._part_matrix(X_anom)
+        truth = np.r_[np.zeros(len(normal)), np.ones(len(anomalous))]
+        cal = self.calibration_
+        default = (np.asarray(cal.weights, dtype=float), cal.corroboration_weight)
+        has_density = self._density is not None
+        margin = cal.corroboration_margin
+
+        def auroc(setting: tuple[np.ndarray, float]) -> float:
+            w, cw = setting
+
+            def total(parts: np.ndarray) -> np.ndarray:
+                agreed = np.maximum(np.minimum(parts[..., 0], parts[..., 1]) - margin, 0.0)
+                return (parts @ w + cw * agreed).min(axis=1)
+
+            return roc_auc_score(truth, np.r_[total(normal), total(anomalous)])
+
+        def distance(setting: tuple[np.ndarray, float]) -> float:
+            return float(np.abs(setting[0] - default[0]).sum() + abs(setting[1] - default[1]))
+
+        best, best_value = default, auroc(default)
+        for a in range(11):
+            for b in range(11 - a):
+                w = np.array([a, b, 10 - a - b], dtype=float) / 10
+                if not has_density and w[2] > 0:
+                    continue
+                for cw in (0.0, 0.25, 0.5) if has_density else (0.0,):
+                    value = auroc((w, cw)) - 0.02 * distance((w, cw))
+                    if value > best_value + 1e-9:
+                        best, best_value = (w, cw), value
+        before = auroc(default)
+        cal.weight_reconstruction, cal.weight_discriminator, cal.weight_density = (float(v) for v in best[0])
+        cal.corroboration_weight = float(best[1])
+        cal.weights_source = (
+            f"tuned on {len(anomalous)} labeled anomalies: held-out AUROC {auroc(best):.3f} "
+            f"(default weights: {before:.3f})"
+        )
+        self.weights = cal.weights
+        self._set_holdout_scores(X_hold)
+        return self
+
+    def _score_matrix(
+        self, X: torch.Tensor, networks: bool = True, explain: bool = False
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]], list[RawParts]]:
         """Scores of every row against every class: (n, n_classes), plus the parts per class."""
         totals, parts, raws = [], [], []
         for i in range(len(self.classes_)):
             cls = torch.full((len(X),), i, dtype=torch.long, device=X.device)
-            raw = self._raw_parts(X, cls)
+            raw = self._raw_parts(X, cls, networks, explain)
             standardised = self.calibration_.standardise(raw)
             totals.append(standardised[0])
             parts.append(standardised)
@@ -170,10 +288,18 @@ class TabularGAN:
 
     # --------------------------------------------------------------- sample
     def _generate(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+        matrix, y = self._generate_matrix(counts, rng)
+        return self.preprocessor_.inverse_transform(matrix, rng), y
+
+    def _generate_matrix(
+        self, counts: np.ndarray, rng: np.random.Generator, order_by_class: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of G in the preprocessed space (categories sampled one-hot), and their classes."""
         self._check_fitted()
         gen = torch.Generator(device=self.device_).manual_seed(int(rng.integers(2**31)))
         y = np.repeat(np.arange(len(self.classes_)), counts)
-        rng.shuffle(y)
+        if not order_by_class:
+            rng.shuffle(y)
         out = []
         g = self.nets_.generator_ema
         with torch.no_grad():
@@ -183,10 +309,11 @@ class TabularGAN:
                 raw = g(z, cls)
                 for s, e in self._cat_slices():  # sample each category from its softmax (Gumbel-max)
                     u = torch.rand(raw[:, s:e].shape, device=self.device_, generator=gen).clamp_(1e-9, 1 - 1e-9)
-                    raw[:, s:e] = raw[:, s:e] - torch.log(-torch.log(u))
+                    noisy = raw[:, s:e] - torch.log(-torch.log(u))
+                    raw[:, s:e] = F.one_hot(noisy.argmax(dim=1), e - s).to(raw.dtype)
                 out.append(raw.cpu().numpy())
         matrix = np.concatenate(out) if out else np.zeros((0, self.preprocessor_.n_features_out_), np.float32)
-        return self.preprocessor_.inverse_transform(matrix, rng), y
+        return matrix, y
 
     def sample(
         self, n: int, class_mix: str | Mapping[Any, float] = "original", seed: int | None = None
@@ -211,32 +338,37 @@ class TabularGAN:
         fpr: float = 0.01,
         explain: int = 0,
         source: str = "the data",
+        all_parts: bool = True,
     ) -> pd.DataFrame:
-        """Score every row: ``score`` (higher = more anomalous), its two parts, the class, ``is_anomaly``.
+        """Score every row: ``score`` (higher = more anomalous), its parts, the class, ``is_anomaly``.
 
         The label column, when present, is ignored. ``explain`` > 0 adds ``top_features``: the columns
-        with the largest share of the reconstruction residual.
+        that contribute most to the score's leading part. ``all_parts=False`` computes only the parts the
+        score weighs (the others come back as NaN): faster when only ``score`` is needed.
         """
         self._check_fitted()
         self.check_score_options(normal_class, fpr)
         self.schema_.check_columns(df, source)
         X = torch.as_tensor(self.preprocessor_.transform(df[self.schema_.names]), device=self.device_)
         keys = [class_key(c) for c in self.classes_]
+        networks = all_parts or self.calibration_.needs_networks or getattr(self, "_density", None) is None
+        explain_density = explain > 0 and getattr(self, "_density", None) is not None
         if normal_class is not None:
             only = keys.index(class_key(normal_class))
             cls = torch.full((len(X),), only, dtype=torch.long, device=self.device_)
-            raw = self._raw_parts(X, cls)
-            total, rec, disc = self.calibration_.standardise(raw)
+            raw = self._raw_parts(X, cls, networks, explain_density)
+            total, rec, disc, dens = self.calibration_.standardise(raw)
             best = np.full(len(X), only)
             contrib = self.calibration_.contributions(raw)
             threshold = self.calibration_.threshold(fpr, keys[only])
         else:
-            totals, parts, raws = self._score_matrix(X)
+            totals, parts, raws = self._score_matrix(X, networks, explain_density)
             best = np.argmin(totals, axis=1) if len(X) else np.zeros(0, dtype=np.int64)
             rows = np.arange(len(X))
             total = totals[rows, best]
             rec = np.stack([p[1] for p in parts], axis=1)[rows, best]
             disc = np.stack([p[2] for p in parts], axis=1)[rows, best]
+            dens = np.stack([p[3] for p in parts], axis=1)[rows, best]
             contrib = np.stack([self.calibration_.contributions(r) for r in raws], axis=1)[rows, best]
             threshold = self.calibration_.threshold(fpr)
         out = pd.DataFrame(
@@ -244,6 +376,7 @@ class TabularGAN:
                 "score": total,
                 "score_discriminator": disc,
                 "score_reconstruction": rec,
+                "score_density": dens,
                 "class": _restore_labels(np.asarray(self.classes_, dtype=object)[best], self.schema_.label_dtype)
                 if len(X)
                 else pd.Series([], dtype=object),
@@ -291,6 +424,8 @@ class TabularGAN:
             ("encoder", self.nets_.encoder),
         ):
             tensors.update({f"{prefix}.{k}": v for k, v in net.state_dict().items()})
+        if getattr(self, "_density", None) is not None:
+            tensors["density.references"] = self._density.references
         return write_bundle(path, self.to_config(), self.preprocessor_.to_dict(), tensors)
 
     @classmethod
@@ -306,7 +441,8 @@ class TabularGAN:
         model.history_ = config["history"]
         model.validation_ = config["validation"]
         model.calibration_ = ScoreCalibration.from_dict(config["calibration"])
-        model.weights = (model.calibration_.weight_reconstruction, model.calibration_.weight_discriminator)
+        model.weights = model.calibration_.weights
+        model._density = None
         model.device_ = resolve_device(device)
         model.saved_with_ = config.get("gantools_version")
         nets = build_networks(model.preprocessor_.n_features_out_, len(model.classes_), model.config, model.device_)
@@ -322,6 +458,11 @@ class TabularGAN:
             except RuntimeError:
                 raise GantoolsError(f"model weights in '{path}' do not match its config.json; train again") from None
         model.nets_ = Networks(nets.generator, nets.generator_ema, nets.discriminator, nets.encoder).eval()
+        if "density.references" in tensors:
+            refs = tensors["density.references"].to(model.device_)
+            model._density = SampleDensity(refs, model.calibration_.density_sigmas)
+        elif model.calibration_.weight_density > 0:
+            raise GantoolsError(f"model in '{path}' lacks the density samples its config.json names; train again")
         return model
 
     def _check_fitted(self) -> None:

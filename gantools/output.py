@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
 import pandas as pd
 
 from gantools.errors import GantoolsError
@@ -45,10 +46,17 @@ class AtomicTableWriter:
 
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if self._writer is None:
-                self._writer = pq.ParquetWriter(self.tmp, table.schema)
-            self._writer.write_table(table.cast(self._writer.schema))
+                self._writer = pq.ParquetWriter(self.tmp, _settle_null_columns(table.schema))
+            self._writer.write_table(_cast_chunk(table, self._writer.schema, self.path))
         else:
-            frame.to_csv(self.tmp, mode="w" if self._first else "a", header=self._first, index=False)
+            text = _csv_rows(frame)
+            if text is None:  # a column type the fast path does not format: pandas writes the chunk
+                frame.to_csv(self.tmp, mode="w" if self._first else "a", header=self._first, index=False)
+            else:
+                with open(self.tmp, "wb" if self._first else "ab") as handle:
+                    if self._first:
+                        handle.write(frame.head(0).to_csv(index=False).encode())
+                    handle.write(text)
         self._first = False
         self.rows += len(frame)
 
@@ -77,6 +85,86 @@ class AtomicTableWriter:
             self.commit()
         else:
             self.abort()
+
+
+def _csv_rows(frame: pd.DataFrame) -> bytes | memoryview | None:
+    """The rows of ``frame`` (no header) as ``to_csv`` writes them, but formatted by Arrow, about eight times
+    faster. Floats keep a decimal point or an exponent (``1.0``, not ``1``), so they read back as floats; a
+    float may be spelt differently from Python's repr (``0.00001`` for ``1e-05``) but is the same number.
+    ``None`` when a column holds a type this does not format (categories, dates, ...): use ``to_csv``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if frame.shape[1] == 0:
+        return None
+    if len(frame) == 0:
+        return b""
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)  # NaN and NA become nulls, written empty
+
+        def lit(value: str) -> pa.Scalar:
+            return pa.scalar(value, pa.large_string())
+
+        cells = []
+        for column in table.columns:
+            kind = column.type
+            if pa.types.is_integer(kind):
+                text = pc.cast(column, pa.large_string())
+            elif pa.types.is_floating(kind):
+                text = pc.cast(column, pa.large_string())
+                whole = pc.match_substring_regex(text, r"^-?[0-9]+$")  # 1.0 is written "1" by Arrow
+                text = pc.if_else(whole, pc.binary_join_element_wise(text, lit(".0"), lit("")), text)
+            elif pa.types.is_boolean(kind):
+                text = pc.if_else(column, lit("True"), lit("False"))
+            elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+                text = pc.cast(column, pa.large_string())
+                needs_quotes = pc.match_substring_regex(text, r'[,"\r\n]')
+                if pc.any(needs_quotes).as_py():  # as the csv module quotes: "a,b" and "say ""hi"""
+                    doubled = pc.replace_substring(text, '"', '""')
+                    quoted = pc.binary_join_element_wise(lit('"'), doubled, lit('"'), lit(""))
+                    text = pc.if_else(needs_quotes, quoted, text)
+            elif pa.types.is_null(kind):
+                text = pa.nulls(len(column), pa.large_string())
+            else:
+                return None
+            cells.append(pc.fill_null(text, lit("")))
+        lines = pc.binary_join_element_wise(*cells, lit(","))
+        lines = pc.binary_join_element_wise(lines, lit(""), lit("\n")).combine_chunks()  # "row\n" each, back to back
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
+
+
+def _settle_null_columns(schema):  # -> pa.Schema
+    """A column that is empty or all-missing in the first chunk has no type yet: give it text, which any
+    later chunk's values can be cast to (a Parquet file's column types are fixed by its first chunk)."""
+    import pyarrow as pa
+
+    for i, field in enumerate(schema):
+        if pa.types.is_null(field.type):
+            schema = schema.set(i, field.with_type(pa.large_string()))
+    return schema
+
+
+def _cast_chunk(table, schema, path: Path):  # -> pa.Table
+    """``table`` with the file's column types; a column whose values cannot take its type is one clear error."""
+    import pyarrow as pa
+
+    if table.schema.equals(schema):
+        return table
+    if table.schema.names != schema.names:
+        raise GantoolsError(f"cannot append to '{path}': columns {table.schema.names} differ from {schema.names}")
+    columns = []
+    for name, column, field in zip(schema.names, table.columns, schema):
+        try:
+            columns.append(column.cast(field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise GantoolsError(
+                f"cannot append to '{path}': column '{name}' holds {column.type} values where earlier rows "
+                f"held {field.type} ({str(exc).splitlines()[0]})"
+            ) from None
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:

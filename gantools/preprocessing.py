@@ -177,7 +177,9 @@ class TabularPreprocessor:
                     # here, so missing values never raise an alarm on their own.
                     out[missing, block.start] = 0.0
             else:
-                out[:, block.start : block.end] = self._categorical_forward(series, params)
+                slots = self._category_slots(series, params)
+                rows = np.flatnonzero(slots >= 0)
+                out[rows, block.start + slots[rows]] = 1.0
         return out
 
     @staticmethod
@@ -205,27 +207,23 @@ class TabularPreprocessor:
         return out
 
     @staticmethod
-    def _categorical_forward(series: pd.Series, params: dict[str, Any]) -> np.ndarray:
-        categories = params["categories"]
-        lookup = {_key(c): i for i, c in enumerate(categories)}
-        other = lookup.get(_key(OTHER))
-        rare = {_key(v) for v in params["rare_values"]}
-        missing = lookup.get(_key(MISSING))
-        onehot = np.zeros((len(series), len(categories)), dtype=np.float32)
-        for row, value in enumerate(series.to_numpy()):
-            if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-                idx = missing
-            else:
-                value = _to_json_value(value)
-                key = _key(value)
-                idx = lookup.get(key)
-                if idx is None:  # the same value parsed differently (1 vs "1" in another file or chunk)
-                    key = next((k for k in _alternative_keys(value) if k in lookup or k in rare), key)
-                    idx = lookup.get(key)
-                if idx is None and other is not None and key in rare:
-                    idx = other
-            if idx is not None:
-                onehot[row, idx] = 1.0
+    def _category_slots(series: pd.Series, params: dict[str, Any]) -> np.ndarray:
+        """The one-hot slot of each row (-1: none); each distinct value is looked up once, not each row."""
+        slot_of = _SlotLookup(params)
+        codes, uniques = _factorize(series)
+        if codes is None:  # mixed Python types that hashing would merge (True vs 1): one lookup per row
+            return np.fromiter((slot_of(v) for v in series.to_numpy()), dtype=np.int64, count=len(series))
+        table = np.fromiter((slot_of(v) for v in uniques), dtype=np.int64, count=len(uniques))
+        table = np.append(table, slot_of.missing)  # code -1 (missing) picks the last entry
+        return table[codes]
+
+    @classmethod
+    def _categorical_forward(cls, series: pd.Series, params: dict[str, Any]) -> np.ndarray:
+        """One-hot encoding of a categorical column (unseen values: all zeros)."""
+        slots = cls._category_slots(series, params)
+        onehot = np.zeros((len(series), len(params["categories"])), dtype=np.float32)
+        rows = np.flatnonzero(slots >= 0)
+        onehot[rows, slots[rows]] = 1.0
         return onehot
 
     # ---------------------------------------------------- inverse transform
@@ -296,13 +294,80 @@ def quantile_knots(params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return zp, fp
 
 
+# Object columns whose values hash alike exactly when they have the same category key (no bool beside
+# numbers, no Decimal, no dates): these can be factorised by pandas and looked up once per distinct value.
+_SAFE_INFERRED = frozenset({"string", "empty", "boolean", "integer", "floating", "mixed-integer-float", "categorical"})
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray | None, list[Any]]:
+    """Codes (-1 for missing) and the distinct values, as the per-value lookup expects them.
+
+    Returns ``(None, [])`` when hashing could merge values whose category keys differ (``True`` and ``1``,
+    ``Decimal('1')`` and ``Decimal('1.0')``): the caller then looks each row up on its own.
+    """
+    dtype = series.dtype
+    plain = (
+        isinstance(dtype, pd.CategoricalDtype)
+        or (pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype))
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_numeric_dtype(dtype)
+    )
+    if plain:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        return np.asarray(codes), list(np.asarray(uniques, dtype=object))
+    values = series.to_numpy()
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in _SAFE_INFERRED:
+        return None, []
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return np.asarray(codes), list(uniques)
+
+
+class _SlotLookup:
+    """The one-hot slot of a category value (-1: none), as training recorded the categories.
+
+    Missing values take the ``__missing__`` slot; values seen in training but rare take ``__other__``; a
+    value parsed differently (1 vs "1" in another file or chunk) finds its category through the
+    alternative keys; anything else has no slot (all zeros, visible as residual).
+    """
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.lookup = {_key(c): i for i, c in enumerate(params["categories"])}
+        self.other = self.lookup.get(_key(OTHER), -1)
+        self.rare = {_key(v) for v in params["rare_values"]}
+        self.missing = self.lookup.get(_key(MISSING), -1)
+
+    def __call__(self, value: Any) -> int:
+        if _is_missing(value):
+            return self.missing
+        value = _to_json_value(value)
+        key = _key(value)
+        idx = self.lookup.get(key)
+        if idx is None:  # the same value parsed differently (1 vs "1" in another file or chunk)
+            key = next((k for k in _alternative_keys(value) if k in self.lookup or k in self.rare), key)
+            idx = self.lookup.get(key)
+        if idx is None:
+            return self.other if key in self.rare else -1
+        return idx
+
+
+def _is_missing(value: Any) -> bool:
+    """Missing as pandas reads it: None, NaN (of any float type), pd.NA, NaT."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(value))
+    return False
+
+
 def _alternative_keys(value: Any) -> list[tuple[str, str]]:
     """Keys the same value would have had if its file had been parsed with another dtype."""
     keys = [("str", str(value))]
     if isinstance(value, float) and value.is_integer():
         keys.append(("str", str(int(value))))
     try:
-        keys.append(("num", repr(float(value))))
+        keys.append(("num", repr(float(value) + 0.0)))
     except (TypeError, ValueError):
         pass
     return keys
@@ -313,7 +378,7 @@ def _key(value: Any) -> tuple[str, str]:
     if isinstance(value, bool):
         return ("bool", str(value))
     if isinstance(value, (int, float)):
-        return ("num", repr(float(value)))
+        return ("num", repr(float(value) + 0.0))  # + 0.0: -0.0 and 0.0 are one value, as pandas counts them
     return ("str", str(value))
 
 

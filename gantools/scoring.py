@@ -4,7 +4,8 @@ For a record x scored against class y: ``z = E(x, y)``, ``x̂ = G(z, y)``.
 
 - reconstruction part: the squared residual ``(x − x̂)²`` summed per column, each column divided by its
   typical residual on held-out normal rows (so a column G reconstructs precisely weighs more);
-- discriminator part: the critic's feature residual ``‖f_D(x) − f_D(x̂)‖²`` (f-AnoGAN, Schlegl et al. 2019).
+- discriminator part: the critic's feature residual ``‖f_D(x) − f_D(x̂)‖²`` (f-AnoGAN, Schlegl et al. 2019);
+- density part: ``−log p_G(x | y)``, the generator's density at x, from G's stored samples (``density``).
 
 Each part is standardised robustly (median, IQR) on held-out normal rows; the score is their weighted sum.
 With several classes a record is scored against the class it fits best (lowest score), unless a class is
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gantools.density import SampleDensity
 from gantools.training.trainer import Networks, decode
 
 EPS = 1e-12
@@ -32,6 +34,8 @@ class RawParts:
     per_column: np.ndarray  # (n, n_columns) squared residual per schema column
     feature_residual: np.ndarray  # (n,)
     critic: np.ndarray  # (n,) D(x, y)
+    density: np.ndarray | None = None  # (n,) −log p_G(x | y); None when the model has no density part
+    density_per_column: np.ndarray | None = None  # (n, n_columns) squared gap to G's nearby samples
 
 
 @torch.no_grad()
@@ -44,30 +48,54 @@ def raw_parts(
     cat_slices: list[tuple[int, int]],
     batch_size: int = 16384,
     space: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    density: SampleDensity | None = None,
+    networks: bool = True,
+    explain: bool = False,
 ) -> RawParts:
-    """Reconstruct each row through E and G and measure the residuals, in batches.
+    """Reconstruct each row through E and G and measure the residuals (and G's density), in batches.
 
-    ``space`` maps rows to where the reconstruction residual is measured (see ``scoring_space``).
+    ``space`` maps rows to where the reconstruction residual and the density are measured (see
+    ``scoring_space``). ``networks=False`` skips E, G and D (their parts come back as NaN): for callers
+    that only need the density part. ``explain`` adds the density part's per-column gaps.
     """
-    if len(X) == 0:
-        return RawParts(np.zeros((0, n_columns)), np.zeros(0), np.zeros(0))
+    n = len(X)
     col_index = torch.as_tensor(feature_column_index, device=X.device)
-    per_col, feat, critic = [], [], []
-    for start in range(0, len(X), batch_size):
+    per_col, feat, critic, dens, dens_col = [], [], [], [], []
+    for start in range(0, n, batch_size):
         x = X[start : start + batch_size]
         y = classes[start : start + batch_size]
+        x_s = x if space is None else space(x)
+        if density is not None:
+            value, residual = density(x_s, y, explain=explain)
+            dens.append(value.cpu())
+            if residual is not None:
+                dens_col.append(_by_column(residual, col_index, n_columns).cpu())
+        if not networks:
+            continue
         x_hat = decode(nets.generator_ema, nets.encoder(x, y), y, cat_slices)
-        sq = (x - x_hat) ** 2 if space is None else (space(x) - space(x_hat)) ** 2
-        cols = torch.zeros(len(x), n_columns, device=X.device, dtype=sq.dtype).index_add_(1, col_index, sq)
+        x_hat_s = x_hat if space is None else space(x_hat)
+        per_col.append(_by_column((x_s - x_hat_s) ** 2, col_index, n_columns).cpu())
         d_out, f_real = nets.discriminator(x, y)
         f_fake = nets.discriminator.features(x_hat)
-        per_col.append(cols.cpu())
         feat.append(((f_real - f_fake) ** 2).mean(dim=1).cpu())
         critic.append(d_out.cpu())
-    return RawParts(
-        torch.cat(per_col).numpy().astype(np.float64),
-        torch.cat(feat).numpy().astype(np.float64),
-        torch.cat(critic).numpy().astype(np.float64),
+
+    def joined(chunks: list[torch.Tensor], shape: tuple[int, ...]) -> np.ndarray:
+        return torch.cat(chunks).numpy().astype(np.float64) if chunks else np.zeros(shape)
+
+    if networks:
+        rec, fr, cr = joined(per_col, (0, n_columns)), joined(feat, (0,)), joined(critic, (0,))
+    else:
+        rec, fr, cr = np.full((n, n_columns), np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    if density is None:
+        return RawParts(rec, fr, cr)
+    return RawParts(rec, fr, cr, joined(dens, (0,)), joined(dens_col, (0, n_columns)) if explain else None)
+
+
+def _by_column(values: torch.Tensor, col_index: torch.Tensor, n_columns: int) -> torch.Tensor:
+    """Sum the preprocessed slots of each schema column (one-hot blocks become one value)."""
+    return torch.zeros(len(values), n_columns, device=values.device, dtype=values.dtype).index_add_(
+        1, col_index, values
     )
 
 
@@ -91,6 +119,14 @@ class ScoreCalibration:
     weight_reconstruction: float
     weight_discriminator: float
     weights_source: str = "default"
+    density_center: float = 0.0
+    density_scale: float = 1.0
+    weight_density: float = 0.0  # 0 in models saved before the density part existed
+    density_sigmas: list[float] = field(default_factory=list)  # Parzen bandwidth per class
+    # Corroborated off-manifold evidence: + weight · max(min(reconstruction, discriminator) − margin, 0).
+    # Both E/G's reconstruction and D's features must find the record unusual for it to count.
+    corroboration_weight: float = 0.0  # 0 in models saved before it existed
+    corroboration_margin: float = 2.0
     holdout_scores: list[float] = field(default_factory=list)  # best-fitting class, held-out normal rows
     holdout_scores_by_class: dict[str, list[float]] = field(default_factory=dict)  # own class only
 
@@ -102,26 +138,67 @@ class ScoreCalibration:
         return cls(**data)
 
     @classmethod
-    def fit(cls, parts: RawParts, weight_reconstruction: float, weight_discriminator: float) -> ScoreCalibration:
-        """Standardise each part on ``parts`` (held-out normal rows, each against its own class)."""
+    def fit(
+        cls, parts: RawParts, weights: tuple[float, float, float], corroboration: float = 0.0
+    ) -> ScoreCalibration:
+        """Standardise each part on ``parts`` (held-out normal rows, each against its own class).
+
+        ``weights``: (reconstruction, discriminator, density); ``corroboration``: see the field.
+        """
         column_scale = np.median(parts.per_column, axis=0)
         fallback = np.mean(parts.per_column, axis=0)
         column_scale = np.where(column_scale > EPS, column_scale, np.where(fallback > EPS, fallback, 1.0))
         rec = (parts.per_column / column_scale).sum(axis=1)
         rc, rs = _robust_location_scale(rec)
         dc, ds = _robust_location_scale(parts.feature_residual)
-        return cls(column_scale.tolist(), rc, rs, dc, ds, weight_reconstruction, weight_discriminator)
+        gc, gs = _robust_location_scale(parts.density) if parts.density is not None else (0.0, 1.0)
+        if parts.density is None:  # no density part: the two network views, equally
+            return cls(column_scale.tolist(), rc, rs, dc, ds, 0.5, 0.5, "default")
+        w_rec, w_disc, w_dens = weights
+        return cls(column_scale.tolist(), rc, rs, dc, ds, w_rec, w_disc, "default", density_center=gc,
+                   density_scale=gs, weight_density=w_dens, corroboration_weight=corroboration)  # fmt: skip
 
-    def standardise(self, parts: RawParts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (score, reconstruction part, discriminator part), standardised."""
+    @property
+    def weights(self) -> tuple[float, float, float]:
+        return (self.weight_reconstruction, self.weight_discriminator, self.weight_density)
+
+    def standardised_parts(self, parts: RawParts) -> np.ndarray:
+        """(n, 3): reconstruction, discriminator and density parts, each standardised (0 typical)."""
         rec_raw = (parts.per_column / np.asarray(self.column_scale)).sum(axis=1)
         rec = (rec_raw - self.reconstruction_center) / self.reconstruction_scale
         disc = (parts.feature_residual - self.discriminator_center) / self.discriminator_scale
-        total = self.weight_reconstruction * rec + self.weight_discriminator * disc
-        return total, rec, disc
+        if parts.density is None:
+            dens = np.zeros_like(rec)
+        else:
+            dens = (parts.density - self.density_center) / self.density_scale
+        return np.stack([rec, disc, dens], axis=1)
+
+    def standardise(self, parts: RawParts) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return (score, reconstruction part, discriminator part, density part), standardised."""
+        std = self.standardised_parts(parts)
+        weights = np.asarray(self.weights)
+        used = weights > 0  # parts left out (weight 0) may not have been computed (NaN)
+        total = std[:, used] @ weights[used]
+        if self.corroboration_weight > 0:
+            agreed = np.minimum(std[:, 0], std[:, 1]) - self.corroboration_margin
+            total = total + self.corroboration_weight * np.maximum(agreed, 0.0)
+        return total, std[:, 0], std[:, 1], std[:, 2]
+
+    @property
+    def needs_networks(self) -> bool:
+        """Whether the score uses E, G and D (else the density part alone decides it)."""
+        return self.weight_reconstruction > 0 or self.weight_discriminator > 0 or self.corroboration_weight > 0
 
     def contributions(self, parts: RawParts) -> np.ndarray:
-        """Per-column share of the reconstruction part, in units of each column's typical residual."""
+        """Per-column contributions to the score's leading part (the one with the largest weight).
+
+        Density: each column's squared gap (standardised units) between the record and the kernel-weighted
+        mean of G's nearby samples; reconstruction: each column's residual in units of its typical one.
+        """
+        if parts.density_per_column is not None and self.weight_density >= max(
+            self.weight_reconstruction, self.weight_discriminator
+        ):
+            return parts.density_per_column
         return parts.per_column / np.asarray(self.column_scale)
 
     def threshold(self, fpr: float, class_key: str | None = None) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,19 @@ from gantools.model import TabularGAN, class_key
 from gantools.output import AtomicTableWriter, check_output_path, write_table
 from gantools.settings import DEFAULT_MODEL_DIR
 
-SCORE_COLUMNS = ["source", "row", "score", "score_discriminator", "score_reconstruction", "class", "is_anomaly"]
+if TYPE_CHECKING:
+    from gantools.evaluation import EvaluationReport
+
+SCORE_COLUMNS = [
+    "source",
+    "row",
+    "score",
+    "score_discriminator",
+    "score_reconstruction",
+    "score_density",
+    "class",
+    "is_anomaly",
+]
 
 
 def train(
@@ -27,13 +39,24 @@ def train(
     config: TrainConfig | None = None,
     column_kinds: Mapping[str, str] | None = None,
     verbose: bool = False,
+    anomalies: str | Path | pd.DataFrame | None = None,
 ) -> TabularGAN:
-    """Train a model on a CSV/Parquet file or a DataFrame and write it to ``model_dir``."""
+    """Train a model on a CSV/Parquet file or a DataFrame and write it to ``model_dir``.
+
+    ``anomalies``: a file (or DataFrame) of a few known anomalous records; they tune the score's weights.
+    """
     if isinstance(data, pd.DataFrame):
         frame, source = data, "the DataFrame"
     else:
         frame, source = read_table(data), f"'{data}'"
-    model = TabularGAN(config, column_kinds, verbose).fit(frame, label, source=source)
+    anomalies_frame, anomalies_source = None, "the anomalies"
+    if isinstance(anomalies, pd.DataFrame):
+        anomalies_frame = anomalies
+    elif anomalies is not None:
+        anomalies_frame, anomalies_source = read_table(anomalies), f"'{anomalies}'"
+    model = TabularGAN(config, column_kinds, verbose).fit(
+        frame, label, source=source, anomalies=anomalies_frame, anomalies_source=anomalies_source
+    )
     model.save(model_dir)
     return model
 
@@ -106,6 +129,7 @@ def score(
     kept_label = label if label not in SCORE_COLUMNS + ["top_features"] else f"{label}_in_file"
     report = ScoreReport(Path(out), float("nan"))
     writer = AtomicTableWriter(out)
+    header: pd.DataFrame | None = None  # the output's columns, written alone when every file is header-only
     try:
         for path in files:
             offset, flagged, worst = 0, 0, -np.inf
@@ -121,8 +145,11 @@ def score(
                         axis=1,
                     )
                     if label is not None:  # always the same columns, whichever files hold the label
-                        result[kept_label] = chunk[label].to_numpy() if label in chunk.columns else pd.NA
-                    writer.write(result)
+                        result[kept_label] = _file_labels(chunk, label)
+                    if len(result):
+                        writer.write(result)
+                    elif header is None:
+                        header = result
                     offset += len(chunk)
                     flagged += int(scored["is_anomaly"].sum())
                     if len(scored):
@@ -139,12 +166,35 @@ def score(
         writer.abort()
         raise
     if report.files:
+        if writer.rows == 0 and header is not None:
+            writer.write(_typed_header(header, model.schema_.label_dtype))
         writer.commit()
     else:
         writer.abort()  # nothing could be scored: leave no empty output behind
     if np.isnan(report.threshold):
         report.threshold = model.calibration_.threshold(fpr) if normal_class is None else float("nan")
     return report
+
+
+def _file_labels(chunk: pd.DataFrame, label: str) -> pd.api.extensions.ExtensionArray:
+    """The file's own label values as text: one column type for every file (missing where a file has none),
+    so a Parquet output does not break when the first file lacks the label and a later one has it."""
+    if label not in chunk.columns:
+        return pd.array([pd.NA] * len(chunk), dtype="string")
+    return chunk[label].astype("string").array  # an array, not a Series: no alignment on the chunk's index
+
+
+def _typed_header(frame: pd.DataFrame, label_dtype: str | None) -> pd.DataFrame:
+    """An empty result with a type for each column (a Parquet header needs them): the scored-against class
+    as the model's labels, other untyped (object) columns as text."""
+    types = {c: "string" for c in frame.columns if frame[c].dtype == object}
+    if "class" in types and label_dtype is not None:
+        try:
+            frame = frame.astype({"class": label_dtype})
+            del types["class"]
+        except (TypeError, ValueError):
+            pass
+    return frame.astype(types)
 
 
 def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
@@ -163,9 +213,48 @@ def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
             "weights": {
                 "reconstruction": cal["weight_reconstruction"],
                 "discriminator": cal["weight_discriminator"],
+                "density": cal.get("weight_density", 0.0),
                 "source": cal["weights_source"],
             },
             "threshold_fpr_0.01": model.calibration_.threshold(0.01),
             "holdout_rows": len(cal["holdout_scores"]),
         },
     }
+
+
+def evaluate(
+    data: str | Path | Sequence[str | Path],
+    train: str | Path | None = None,
+    model_dir: str | Path = DEFAULT_MODEL_DIR,
+    out: str | Path = "gantools-report",
+    n: int | None = None,
+    anomaly_label: str | None = None,
+    seed: int = 0,
+    fpr: float = 0.01,
+    device: str = "auto",
+    progress: Callable[[str], None] | None = None,
+) -> EvaluationReport:
+    """Write a quality report of the model against real held-out rows (``data``: CSV/Parquet files or
+    folders, read as one table) to the folder ``out``; return the ``EvaluationReport``."""
+    from gantools.evaluation import evaluate_model  # matplotlib loads only when a report is made
+
+    paths = find_tables([data] if isinstance(data, (str, Path)) else list(data))
+    frames = [read_table(p) for p in paths]
+    real = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    source = f"'{paths[0]}'" if len(paths) == 1 else f"the {len(paths)} files of {data}"
+    train_frame = read_table(train) if train is not None else None
+    model = TabularGAN.load(model_dir, device)
+    return evaluate_model(
+        model,
+        real,
+        out,
+        n_synthetic=n,
+        seed=seed,
+        anomaly_label=anomaly_label,
+        train=train_frame,
+        fpr=fpr,
+        source=source,
+        train_source=f"'{train}'",
+        model_path=str(model_dir),
+        progress=progress,
+    )

@@ -46,6 +46,7 @@ def test_score_folder_of_csv_and_parquet(workdir, banknote):
         "score",
         "score_discriminator",
         "score_reconstruction",
+        "score_density",
         "class",
         "is_anomaly",
         "top_features",
@@ -172,3 +173,18 @@ def test_corrupt_parquet_and_label_in_some_files_only(workdir, banknote):
 def test_help_shows_computed_defaults(tmp_path):
     # typer renders help with rich: square brackets would be eaten as markup
     assert "default: about" in run_cli("train", "--help", cwd=tmp_path, check=True).stdout
+
+
+def test_train_with_known_anomalies_tunes_and_reports_weights(tmp_path, banknote):
+    banknote[banknote["class"] == 0].drop(columns="class").to_csv(tmp_path / "genuine.csv", index=False)
+    banknote[banknote["class"] == 1].head(5).to_csv(tmp_path / "known_forged.csv", index=False)
+    result = run_cli(
+        "train", "genuine.csv", "--anomalies", "known_forged.csv", "--epochs", "20", "--quiet", cwd=tmp_path, check=True
+    )
+    assert "tuned on 5 labeled anomalies" in result.stdout
+    info = run_cli("info", "--json", cwd=tmp_path, check=True)
+    assert "tuned on 5 labeled anomalies" in info.stdout
+    banknote.head(3).drop(columns=["variance"]).to_csv(tmp_path / "bad.csv", index=False)
+    bad = run_cli("train", "genuine.csv", "--anomalies", "bad.csv", "--epochs", "2", "--quiet", cwd=tmp_path)
+    assert bad.returncode == 1 and "bad.csv" in bad.stderr and "variance" in bad.stderr
+    assert "Traceback" not in bad.stderr
