@@ -235,6 +235,15 @@ def score(
         f"threshold {report.threshold:.2f} (fpr {fpr})",
     )
     out_console.print(table)
+    for f in report.files:
+        if f.get("unseen_classes"):
+            values = ", ".join(f"'{v}' ({n} rows)" for v, n in sorted(f["unseen_classes"].items()))
+            err_console.print(
+                f"[yellow]Note:[/] {f['file']}: label values the model never saw: {values}; each row was scored "
+                "against the known class it fits best (see the 'class' column).",
+                highlight=False,
+                soft_wrap=True,
+            )
     if report.failed:
         for message in report.failed:
             err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)

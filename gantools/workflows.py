@@ -116,8 +116,10 @@ def score(
 
     Rows come out in input order, one per input row, with ``source``, ``row``, the score, its parts, the
     class, ``is_anomaly`` and the file's label column (ignored for scoring; empty where a file lacks it;
-    named ``<label>_in_file`` when the label's name is one of these columns, e.g. ``class``). Files that
-    cannot be scored are listed in ``report.failed``; the others are still written.
+    named ``<label>_in_file`` when the label's name is one of these columns, e.g. ``class``). Rows whose
+    label is a class the model never saw are scored against the known class they fit best and counted per
+    file (``unseen_classes``: label value -> rows). Files that cannot be scored are listed in
+    ``report.failed``; the others are still written.
     """
     check_output_path(out)
     model = TabularGAN.load(model_dir, device)
@@ -127,12 +129,14 @@ def score(
     # The file's label is kept, under another name when it would hide an output column (a label called
     # "class" would otherwise overwrite the class each row was scored against).
     kept_label = label if label not in SCORE_COLUMNS + ["top_features"] else f"{label}_in_file"
+    known_labels = {_label_text(class_key(c)) for c in model.classes_}
     report = ScoreReport(Path(out), float("nan"))
     writer = AtomicTableWriter(out)
     header: pd.DataFrame | None = None  # the output's columns, written alone when every file is header-only
     try:
         for path in files:
             offset, flagged, worst = 0, 0, -np.inf
+            unseen: dict[str, int] = {}
             try:
                 for chunk in iter_table_chunks(path, chunk_rows):
                     scored = model.score(chunk, normal_class, fpr, explain, source=f"'{path}'")
@@ -146,6 +150,7 @@ def score(
                     )
                     if label is not None:  # always the same columns, whichever files hold the label
                         result[kept_label] = _file_labels(chunk, label)
+                        _count_unseen(result[kept_label], known_labels, unseen)
                     if len(result):
                         writer.write(result)
                     elif header is None:
@@ -161,7 +166,9 @@ def score(
                 if offset == 0:
                     continue
             worst = worst if offset else float("nan")
-            report.files.append({"file": str(path), "rows": offset, "flagged": flagged, "worst_score": worst})
+            report.files.append(
+                {"file": str(path), "rows": offset, "flagged": flagged, "worst_score": worst, "unseen_classes": unseen}
+            )
     except BaseException:
         writer.abort()
         raise
@@ -174,6 +181,26 @@ def score(
     if np.isnan(report.threshold):
         report.threshold = model.calibration_.threshold(fpr) if normal_class is None else float("nan")
     return report
+
+
+def _label_text(value: str) -> str:
+    """A label as text, with numbers written one way ("1", "1.0" and " 1" are the same class)."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _count_unseen(labels: pd.Series, known: set[str], counts: dict[str, int]) -> None:
+    """Add the rows whose label (in the scored file) is not a class of the model, by label value."""
+    present = labels.dropna()
+    if present.empty:
+        return
+    for value, n in present.value_counts().items():
+        if _label_text(value) not in known:
+            counts[str(value)] = counts.get(str(value), 0) + int(n)
 
 
 def _file_labels(chunk: pd.DataFrame, label: str) -> pd.api.extensions.ExtensionArray:

@@ -1,5 +1,6 @@
 """The CLI as a user runs it: real subprocesses on real files."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -188,3 +189,14 @@ def test_train_with_known_anomalies_tunes_and_reports_weights(tmp_path, banknote
     bad = run_cli("train", "genuine.csv", "--anomalies", "bad.csv", "--epochs", "2", "--quiet", cwd=tmp_path)
     assert bad.returncode == 1 and "bad.csv" in bad.stderr and "variance" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_score_reports_label_values_the_model_never_saw(workdir, banknote):
+    rows = banknote.head(12).copy()
+    rows["class"] = [0, 1, 7, 7, 1.0, 0, 0, 9, 1, 1, 0, 0]  # 7 and 9 are not classes; 1.0 is class 1
+    rows.to_csv(workdir / "new_classes.csv", index=False)
+    result = run_cli("score", "new_classes.csv", "--out", "unseen.csv", cwd=workdir, check=True)
+    note = result.stderr.split("never saw:")[1].split(";")[0]  # the CSV column reads as floats: 7.0, 9.0
+    assert re.fullmatch(r" '7(\.0)?' \(2 rows\), '9(\.0)?' \(1 rows\)", note), note
+    scores = pd.read_csv(workdir / "unseen.csv")
+    assert len(scores) == 12 and set(scores["class"]) <= {0, 1}  # scored against known classes
