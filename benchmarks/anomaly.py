@@ -30,12 +30,12 @@ import copy
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from _common import shared_data, write_results
+from _common import RESULTS, shared_data, write_results
 
 ADBENCH = [
     "14_glass",
@@ -136,6 +136,7 @@ def run_dataset(name: str, seeds: int, opts: Options) -> list[dict]:
 
     torch.set_num_threads(opts.threads)
     import torch._dynamo  # noqa: F401  (torch imports it lazily on the first optimiser: not fit time)
+
     X, y = load_dataset(name)
     normal, anomalies = X[y == 0], X[y == 1]
     rows: list[dict] = []
@@ -225,6 +226,8 @@ def main() -> None:
     parser.add_argument("--slow-throughput-rows", type=int, default=500)
     parser.add_argument("--jobs", type=int, default=1, help="datasets run in this many processes")
     parser.add_argument("--name", default=None, help="results file name (default: anomaly_<datasets>)")
+    parser.add_argument("--resume", action="store_true", help="keep the datasets of an earlier stopped run")
+    parser.add_argument("--summarise", action="store_true", help="with --resume: write the results of what is done")
     args = parser.parse_args()
     datasets = ["banknote", *ADBENCH] if args.datasets == ["all"] else args.datasets
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
@@ -232,15 +235,37 @@ def main() -> None:
                    args.throughput_rows,
                    args.slow_throughput_rows, args.methods, threads)  # fmt: skip
     started = time.perf_counter()
+    name = args.name or "anomaly_" + "_".join(datasets if len(datasets) <= 2 else ["all"])
+    # Each finished dataset is appended to <name>.partial.csv, so a long run that is stopped keeps what it
+    # did; --resume skips the datasets already there.
+    partial = RESULTS / f"{name}.partial.csv"
+    done = pd.read_csv(partial) if args.resume and partial.exists() else pd.DataFrame()
+    if not args.resume and partial.exists():
+        partial.unlink()
+    todo = [d for d in datasets if done.empty or d not in set(done["dataset"])]
+    if args.summarise:  # only what is in the partial file: the datasets still to do are listed, not run
+        print("not run yet:", ", ".join(todo) or "none")
+        todo = []
+    # Largest first, so that the long ones do not end up last on one worker.
+    todo = sorted(todo, key=lambda d: -len(load_dataset(d)[0]))
+    results = [done.to_dict("records")] if not done.empty else []
+
+    def keep(rows: list[dict]) -> None:
+        results.append(rows)
+        pd.DataFrame(rows).to_csv(partial, mode="a", header=not partial.exists(), index=False)
+
     if args.jobs > 1:
-        # Largest first, so that the long ones do not end up last on one worker.
-        by_size = sorted(datasets, key=lambda d: -len(load_dataset(d)[0]))
         with ProcessPoolExecutor(args.jobs) as pool:
-            results = list(pool.map(run_dataset, by_size, [args.seeds] * len(by_size), [opts] * len(by_size)))
+            futures = [pool.submit(run_dataset, d, args.seeds, opts) for d in todo]
+            for future in as_completed(futures):
+                keep(future.result())
     else:
-        results = [run_dataset(name, args.seeds, opts) for name in datasets]
+        for d in todo:
+            keep(run_dataset(d, args.seeds, opts))
     table = pd.DataFrame([row for rows in results for row in rows])
-    table["dataset"] = pd.Categorical(table["dataset"], datasets, ordered=True)
+    table["dataset"] = pd.Categorical(
+        table["dataset"], [d for d in datasets if d in set(table["dataset"])], ordered=True
+    )
     table = table.sort_values(["dataset", "seed"], kind="stable")
     summary = (
         table.groupby(["dataset", "method"], sort=False, observed=True)
@@ -255,7 +280,9 @@ def main() -> None:
         )
         .reset_index()
     )
+    missing = [d for d in datasets if d not in set(table["dataset"])]
     notes = [
+        f"Not run yet (the run was stopped; continue with --resume): {', '.join(missing)}." if missing else "",
         f"Protocol: fit on 60% of the normal rows (seeded split), test on the other 40% plus all anomalies; "
         f"standardised on the fitted rows; {args.seeds} seeds; thresholds at fpr/contamination {args.fpr}; "
         f"{args.jobs} process(es) with {threads} torch thread(s) each; "
@@ -265,7 +292,6 @@ def main() -> None:
     if len(datasets) > 1:
         notes += ["", "## Over the datasets", "", overview(table, datasets).to_markdown(floatfmt=".4f")]
     print(summary.to_string(index=False))
-    name = args.name or "anomaly_" + "_".join(datasets if len(datasets) <= 2 else ["all"])
     print("wrote", write_results(name, table, summary, "\n".join(notes)))
 
 

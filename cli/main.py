@@ -34,6 +34,7 @@ err_console = Console(stderr=True)
 
 ModelOpt = Annotated[Path, typer.Option("--model", help="Model folder.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (GPU when there is one), cpu or cuda.")]
+FprOpt = Annotated[float, typer.Option("--fpr", help="False-positive rate on normal data that sets the threshold.")]
 
 
 def _fail(message: str) -> None:
@@ -173,14 +174,31 @@ def augment(
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")] = Path("synthetic.csv"),
     model: ModelOpt = DEFAULT_MODEL_DIR,
     device: DeviceOpt = "auto",
+    train: Annotated[
+        Path | None,
+        typer.Option("--train", help="The training data: check the rows for exact and near copies of it."),
+    ] = None,
 ) -> None:
     """Write N labeled synthetic rows, in the training columns' order, dtypes and ranges."""
-    path, summary = _run(workflows.augment, model, n, class_mix, seed, out, device)
+    path, summary = _run(workflows.augment, model, n, class_mix, seed, out, device, train)
     table = Table(title=f"Wrote {int(summary['rows'].sum())} rows to {path}")
     table.add_column("class")
     table.add_column("rows", justify="right")
     for row in summary.itertuples():
         table.add_row(str(row[1]), str(row[2]))
+    copies = summary.attrs.get("copies")
+    if copies is not None:
+        table.add_section()
+        table.add_row(
+            "exact copies of training rows",
+            f"{copies['exact']} ({copies['exact_unique']} of rows unique in training; "
+            f"training repeats {copies['train_duplicate_share']:.1%} of its own rows)",
+        )
+        if copies.get("near") is not None:
+            table.add_row(
+                "near copies (closer than 1% of training rows to each other)",
+                f"{copies['near']} ({copies['near_share']:.2%})",
+            )
     out_console.print(table)
 
 
@@ -188,9 +206,7 @@ def augment(
 def score(
     inputs: Annotated[list[Path], typer.Argument(help="CSV/Parquet files or folders (searched recursively).")],
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")] = Path("scores.csv"),
-    fpr: Annotated[
-        float, typer.Option("--fpr", help="False-positive rate on normal data that sets the threshold.")
-    ] = 0.01,
+    fpr: FprOpt = 0.01,
     normal_class: Annotated[
         str | None,
         typer.Option(
@@ -327,9 +343,7 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
-    fpr: Annotated[
-        float, typer.Option("--fpr", help="False-positive rate on normal data that sets the score threshold.")
-    ] = 0.01,
+    fpr: FprOpt = 0.01,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,

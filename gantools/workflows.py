@@ -68,10 +68,20 @@ def augment(
     seed: int | None = None,
     out: str | Path = "synthetic.csv",
     device: str = "auto",
+    train: str | Path | pd.DataFrame | None = None,
 ) -> tuple[Path, pd.DataFrame]:
-    """Write ``n`` labeled synthetic rows to ``out``; return the path and the rows per class."""
+    """Write ``n`` labeled synthetic rows to ``out``; return the path and the rows per class.
+
+    ``train`` (the model's training data): the synthetic rows are checked against it for exact and near
+    copies of training rows; the figures come back in ``summary.attrs["copies"]``.
+    """
     check_output_path(out)
     model = TabularGAN.load(model_dir, device)
+    train_frame = None
+    if train is not None:
+        train_frame = train if isinstance(train, pd.DataFrame) else read_table(train)
+        where = "the training data" if isinstance(train, pd.DataFrame) else f"'{train}'"
+        model.schema_.check_columns(train_frame, where)
     frame = model.sample(n, class_mix, seed)
     path = write_table(frame, out)
     label = model.schema_.label
@@ -80,6 +90,10 @@ def augment(
     else:
         counts = pd.Series({"(one class)": len(frame)})
     summary = pd.DataFrame({"class": counts.index.astype(str), "rows": counts.to_numpy()})
+    if train_frame is not None:
+        from gantools.evaluation.privacy import find_copies
+
+        summary.attrs["copies"] = find_copies(frame, train_frame, model.schema_).to_dict()
     return path, summary
 
 

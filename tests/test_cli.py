@@ -200,3 +200,13 @@ def test_score_reports_label_values_the_model_never_saw(workdir, banknote):
     assert re.fullmatch(r" '7(\.0)?' \(2 rows\), '9(\.0)?' \(1 rows\)", note), note
     scores = pd.read_csv(workdir / "unseen.csv")
     assert len(scores) == 12 and set(scores["class"]) <= {0, 1}  # scored against known classes
+
+
+def test_augment_checks_copies_of_the_training_rows(workdir):
+    result = run_cli("augment", "--n", "300", "--seed", "2", "--train", "notes.csv", "--out", "syn_checked.csv",
+                     cwd=workdir, check=True)  # fmt: skip
+    assert "exact copies of training rows" in result.stdout and "near copies" in result.stdout
+    exact = int(result.stdout.split("exact copies of training rows")[1].split("│")[1].split("(")[0])
+    assert exact == 0  # a GAN's continuous rows do not copy banknote's measurements
+    bad = run_cli("augment", "--n", "5", "--train", "missing.csv", cwd=workdir)
+    assert bad.returncode == 1 and "missing.csv" in bad.stderr and "Traceback" not in bad.stderr
