@@ -180,13 +180,12 @@ def augment(
     ] = None,
 ) -> None:
     """Write N labeled synthetic rows, in the training columns' order, dtypes and ranges."""
-    path, summary = _run(workflows.augment, model, n, class_mix, seed, out, device, train)
+    path, summary, copies = _run(workflows.augment, model, n, class_mix, seed, out, device, train)
     table = Table(title=f"Wrote {int(summary['rows'].sum())} rows to {path}")
     table.add_column("class")
     table.add_column("rows", justify="right")
     for row in summary.itertuples():
         table.add_row(str(row[1]), str(row[2]))
-    copies = summary.attrs.get("copies")
     if copies is not None:
         table.add_section()
         table.add_row(

@@ -212,16 +212,10 @@ class TabularGAN:
         cal = self.calibration_
         default = (np.asarray(cal.weights, dtype=float), cal.corroboration_weight)
         has_density = self._density is not None
-        margin = cal.corroboration_margin
 
         def auroc(setting: tuple[np.ndarray, float]) -> float:
-            w, cw = setting
-
-            def total(parts: np.ndarray) -> np.ndarray:
-                agreed = np.maximum(np.minimum(parts[..., 0], parts[..., 1]) - margin, 0.0)
-                return (parts @ w + cw * agreed).min(axis=1)
-
-            return roc_auc_score(truth, np.r_[total(normal), total(anomalous)])
+            best_class = [cal.combine(parts, *setting).min(axis=1) for parts in (normal, anomalous)]
+            return roc_auc_score(truth, np.concatenate(best_class))
 
         def distance(setting: tuple[np.ndarray, float]) -> float:
             return float(np.abs(setting[0] - default[0]).sum() + abs(setting[1] - default[1]))
@@ -359,7 +353,7 @@ class TabularGAN:
             raw = self._raw_parts(X, cls, networks, explain_density)
             total, rec, disc, dens = self.calibration_.standardise(raw)
             best = np.full(len(X), only)
-            contrib = self.calibration_.contributions(raw)
+            contrib = self.calibration_.contributions(raw) if explain > 0 else None
             threshold = self.calibration_.threshold(fpr, keys[only])
         else:
             totals, parts, raws = self._score_matrix(X, networks, explain_density)
@@ -369,7 +363,8 @@ class TabularGAN:
             rec = np.stack([p[1] for p in parts], axis=1)[rows, best]
             disc = np.stack([p[2] for p in parts], axis=1)[rows, best]
             dens = np.stack([p[3] for p in parts], axis=1)[rows, best]
-            contrib = np.stack([self.calibration_.contributions(r) for r in raws], axis=1)[rows, best]
+            if explain > 0:
+                contrib = np.stack([self.calibration_.contributions(r) for r in raws], axis=1)[rows, best]
             threshold = self.calibration_.threshold(fpr)
         out = pd.DataFrame(
             {

@@ -176,13 +176,18 @@ class ScoreCalibration:
     def standardise(self, parts: RawParts) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return (score, reconstruction part, discriminator part, density part), standardised."""
         std = self.standardised_parts(parts)
-        weights = np.asarray(self.weights)
-        used = weights > 0  # parts left out (weight 0) may not have been computed (NaN)
-        total = std[:, used] @ weights[used]
-        if self.corroboration_weight > 0:
-            agreed = np.minimum(std[:, 0], std[:, 1]) - self.corroboration_margin
-            total = total + self.corroboration_weight * np.maximum(agreed, 0.0)
+        total = self.combine(std, self.weights, self.corroboration_weight)
         return total, std[:, 0], std[:, 1], std[:, 2]
+
+    def combine(self, std: np.ndarray, weights: tuple[float, ...] | np.ndarray, corroboration: float) -> np.ndarray:
+        """The score from standardised parts (``std[..., 0:3]``: reconstruction, discriminator, density)."""
+        weights = np.asarray(weights, dtype=float)
+        used = weights > 0  # parts left out (weight 0) may not have been computed (NaN)
+        total = std[..., used] @ weights[used]
+        if corroboration > 0:
+            agreed = np.minimum(std[..., 0], std[..., 1]) - self.corroboration_margin
+            total = total + corroboration * np.maximum(agreed, 0.0)
+        return total
 
     @property
     def needs_networks(self) -> bool:

@@ -69,11 +69,11 @@ def augment(
     out: str | Path = "synthetic.csv",
     device: str = "auto",
     train: str | Path | pd.DataFrame | None = None,
-) -> tuple[Path, pd.DataFrame]:
-    """Write ``n`` labeled synthetic rows to ``out``; return the path and the rows per class.
+) -> tuple[Path, pd.DataFrame, dict[str, Any] | None]:
+    """Write ``n`` labeled synthetic rows to ``out``; return the path, the rows per class and the copies.
 
     ``train`` (the model's training data): the synthetic rows are checked against it for exact and near
-    copies of training rows; the figures come back in ``summary.attrs["copies"]``.
+    copies of training rows (``find_copies``' figures as a dict; None without ``train``).
     """
     check_output_path(out)
     model = TabularGAN.load(model_dir, device)
@@ -90,11 +90,12 @@ def augment(
     else:
         counts = pd.Series({"(one class)": len(frame)})
     summary = pd.DataFrame({"class": counts.index.astype(str), "rows": counts.to_numpy()})
+    copies = None
     if train_frame is not None:
         from gantools.evaluation.privacy import find_copies
 
-        summary.attrs["copies"] = find_copies(frame, train_frame, model.schema_).to_dict()
-    return path, summary
+        copies = find_copies(frame, train_frame, model.schema_).to_dict()
+    return path, summary, copies
 
 
 @dataclass
