@@ -24,11 +24,11 @@ import argparse
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 import pandas as pd
-from _common import shared_data, write_results
+from _common import RESULTS, shared_data, write_results
 
 DATASETS = ["banknote", "adult", "digits"]
 METHODS = ["real", "SMOTE", "gaussian", "mvgaussian", "CTGAN", "gantools"]
@@ -139,11 +139,23 @@ def augment_ctgan(X: pd.DataFrame, y: pd.Series, target: int, seed: int) -> tupl
     return pd.concat(parts_X, ignore_index=True), pd.concat(parts_y, ignore_index=True)
 
 
+GAN_INFO: dict = {}  # what the last gantools fit chose (early stopping), reported with its rows
+
+
 def augment_gantools(X: pd.DataFrame, y: pd.Series, target: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
     from gantools import GANOverSampler
 
     strategy = {c: target for c in sorted(y.unique())}
-    return GANOverSampler(sampling_strategy=strategy, random_state=seed).fit_resample(X, y)
+    sampler = GANOverSampler(sampling_strategy=strategy, random_state=seed)
+    out = sampler.fit_resample(X, y)
+    history = sampler.model_.history_
+    GAN_INFO.clear()
+    GAN_INFO.update(
+        gaussian_base=bool(sampler.model_.config.gaussian_base),
+        selected_step=history.get("selected_step"),
+        best_step=history.get("best_step"),
+    )
+    return out
 
 
 AUGMENTERS: dict[str, Callable] = {
@@ -225,6 +237,7 @@ def run_one(dataset: str, seed: int, ns: list[int], methods: list[str], target: 
                         "balanced_accuracy": balanced_accuracy_score(y_test, pred),
                         "macro_f1": f1_score(y_test, pred, average="macro"),
                         "augment_seconds": seconds,
+                        **(GAN_INFO if method == "gantools" else {}),
                     }
                 )
             mean_bacc = np.mean([r["balanced_accuracy"] for r in rows[-len(CLASSIFIERS) :]])
@@ -243,17 +256,31 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=METHODS)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--name", default="augment_small")
+    parser.add_argument("--resume", action="store_true", help="keep the finished parts of an earlier stopped run")
     args = parser.parse_args()
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    tasks = [(d, s) for d in args.datasets for s in range(args.seeds)]
+    # Each finished (dataset, seed) is appended to <name>.partial.csv, so a long run that is stopped keeps
+    # what it did; --resume skips what is already there.
+    partial = RESULTS / f"{args.name}.partial.csv"
+    if not args.resume and partial.exists():
+        partial.unlink()
+    done = pd.read_csv(partial) if partial.exists() else pd.DataFrame(columns=["dataset", "seed"])
+    finished = set(zip(done["dataset"], done["seed"]))
+    tasks = [(d, s) for d in args.datasets for s in range(args.seeds) if (d, s) not in finished]
     started = time.perf_counter()
+
+    def keep(rows: list[dict]) -> None:
+        pd.DataFrame(rows).to_csv(partial, mode="a", header=not partial.exists(), index=False)
+
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
             futures = [pool.submit(run_one, d, s, args.ns, args.methods, args.target, threads) for d, s in tasks]
-            results = [f.result() for f in futures]
+            for future in as_completed(futures):
+                keep(future.result())
     else:
-        results = [run_one(d, s, args.ns, args.methods, args.target, threads) for d, s in tasks]
-    table = pd.DataFrame([r for rows in results for r in rows])
+        for d, s in tasks:
+            keep(run_one(d, s, args.ns, args.methods, args.target, threads))
+    table = pd.read_csv(partial)
     summary = (
         table.groupby(["dataset", "n", "method", "classifier"], sort=False)
         .agg(
@@ -270,6 +297,16 @@ def main() -> None:
         .mean()
         .sort_values("balanced_accuracy", ascending=False)
     )
+    by_dataset = small.pivot_table(index="method", columns="dataset", values="balanced_accuracy", aggfunc="mean")
+    by_n = table.pivot_table(index="method", columns="n", values="balanced_accuracy", aggfunc="mean")
+    selection = ""
+    if "selected_step" in table.columns:
+        fits = table[table["method"] == "gantools"].drop_duplicates(["dataset", "n", "seed"])
+        kept = fits.assign(kept_base=fits["selected_step"] == 0).groupby(["dataset", "n"])["kept_base"].mean()
+        selection = (
+            "\n\n## gantools: share of fits where early stopping kept G at its Gaussian base (step 0)\n\n"
+            + kept.unstack("n").to_markdown(floatfmt=".2f")
+        )
     notes = [
         f"Protocol: fixed stratified 30% test split; n real rows per class; each class augmented to {args.target} "
         f"rows; {args.seeds} seeds; {args.jobs} process(es), {threads} torch thread(s) each; wall time "
@@ -278,9 +315,18 @@ def main() -> None:
         "## Mean over datasets and classifiers, n <= 50",
         "",
         overview.to_markdown(floatfmt=".4f"),
+        "",
+        "## Balanced accuracy per dataset (mean over classifiers, n <= 50)",
+        "",
+        by_dataset.to_markdown(floatfmt=".4f"),
+        "",
+        "## Balanced accuracy per n (mean over datasets and classifiers)",
+        "",
+        by_n.to_markdown(floatfmt=".4f") + selection,
     ]
     print(overview.to_string())
     print("wrote", write_results(args.name, table, summary, "\n".join(notes)))
+    partial.unlink()
 
 
 if __name__ == "__main__":

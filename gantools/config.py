@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+SMALL_CLASS_ROWS = 250  # a class with fewer training rows than this is "small data" (see gaussian_base)
+
 
 @dataclass
 class TrainConfig:
@@ -23,6 +25,25 @@ class TrainConfig:
     ema_decay: float = 0.999
     gumbel_tau: float = 0.2
     d_dropout: float = 0.0
+    # Instance noise (Sønderby et al. 2017): Gaussian noise of this std on every input the critic sees, real
+    # and generated alike, annealed to 0 over training, so that a critic on few rows cannot memorise them.
+    d_noise: float = 0.0
+    # G = a per-class Gaussian (set from the class moments) + an MLP that adversarial training adds on
+    # top. "auto": on with several classes when some class has fewer than SMALL_CLASS_ROWS training rows
+    # (small-data augmentation: measured in benchmarks/results/augment_small.md), off otherwise. Resolved
+    # to True/False when training starts, and stored so.
+    gaussian_base: bool | str = "auto"
+    # Snapshot selection on held-out rows: every so often G (its EMA) is scored by the held-out rows' mean
+    # log-likelihood under a Parzen window of its samples; the best snapshot is kept and training stops
+    # after ``patience`` checks without a gain. "auto": on with several classes (augmentation), off for one
+    # class (anomaly scoring, where the score is calibrated on those same held-out rows).
+    early_stopping: bool | str = "auto"
+    patience: int = 10
+    # After early stopping, train again on all rows (held-out ones included) for the selected number of
+    # steps, as scikit-learn's searches refit: on few rows every row counts. The held-out rows then no
+    # longer give honest calibration or validation figures, so this is for augmentation (GANAugmenter and
+    # GANOverSampler turn it on), not for anomaly scoring.
+    refit: bool = False
     # The critic sees each batch's spread (minibatch std), against mode dropping. "auto": on with several
     # classes (augmentation: coverage of every class matters), off for one-class data (anomaly scoring: a
     # tight support matters). Measured on banknote, 3 seeds: on, TSTR/TRTR 0.975 (off: one seed fell to
@@ -44,6 +65,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
+        data = {"gaussian_base": False, **data}  # models saved before the option had no base
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def steps_per_epoch(self, n_rows: int) -> int:
@@ -58,6 +80,16 @@ class TrainConfig:
         if self.minibatch_std == "auto":
             return n_classes > 1
         return bool(self.minibatch_std)
+
+    def use_gaussian_base(self, n_classes: int, smallest_class_rows: int | None = None) -> bool:
+        if self.gaussian_base == "auto":
+            return n_classes > 1 and smallest_class_rows is not None and smallest_class_rows < SMALL_CLASS_ROWS
+        return bool(self.gaussian_base)
+
+    def use_early_stopping(self, n_classes: int) -> bool:
+        if self.early_stopping == "auto":
+            return n_classes > 1
+        return bool(self.early_stopping)
 
     def resolved_encoder_steps(self, gan_steps: int) -> int:
         if self.encoder_steps is not None:

@@ -59,6 +59,7 @@ class _GANParams:
             seed=int(seed),
             device=self.device,
             holdout=self.holdout,
+            refit=bool(getattr(self, "refit", False)),
         )
 
     def _record_input(self, X: Any) -> None:
@@ -84,7 +85,10 @@ class GANAugmenter(_GANParams, BaseEstimator):
     ----------
     epochs : passes over the data; None picks about 6,000 training steps from the data size.
     batch_size, latent_dim, hidden : network and batch sizes.
-    holdout : share of rows held out for validation and calibration.
+    holdout : share of rows held out to choose when to stop training (early stopping).
+    refit : after early stopping, train again on all rows (held-out ones included) for the chosen number
+        of steps; on small data every row counts. The model's calibration and validation figures are then
+        optimistic: set False to score anomalies with the model as well.
     column_kinds : overrides of inferred column kinds, e.g. ``{"zip": "categorical"}``.
     random_state, device (``auto|cpu|cuda``), verbose (progress bars).
     """
@@ -96,6 +100,7 @@ class GANAugmenter(_GANParams, BaseEstimator):
         latent_dim: int = 16,
         hidden: int = 256,
         holdout: float = 0.2,
+        refit: bool = True,
         column_kinds: Mapping[str, str] | None = None,
         random_state: int | None = None,
         device: str = "auto",

@@ -7,6 +7,7 @@ workflows and the CLI are thin layers over it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,6 +94,9 @@ class TabularGAN:
         self.classes_ = classes
         self.class_counts_ = counts.tolist()
         train_idx, hold_idx = _stratified_holdout(y, self.config.holdout, self.config.seed)
+        smallest = int(np.bincount(y[train_idx], minlength=len(classes)).min())
+        base = self.config.use_gaussian_base(len(classes), smallest)
+        self.config = dataclasses.replace(self.config, gaussian_base=base)  # resolved: how to rebuild G on load
         features = df[self.schema_.names]
         self.preprocessor_ = TabularPreprocessor(self.schema_).fit(features.iloc[train_idx])
         self._space = None
@@ -103,8 +107,17 @@ class TabularGAN:
         started = time.perf_counter()
         with training_progress(self.verbose) as progress:
             self.nets_ = train_networks(
-                X[train_idx], y_t[train_idx], len(classes), self._cat_slices(), self.config, progress
+                X[train_idx],
+                y_t[train_idx],
+                len(classes),
+                self._cat_slices(),
+                self.config,
+                progress,
+                validation=(X[hold_idx], y_t[hold_idx]),
             )
+            refit = self.config.refit and self.nets_.history.get("selected_step") is not None
+            if refit and not self.nets_.interrupted:
+                self.nets_ = self._refit_all_rows(X, y_t, len(classes), self.nets_.history, progress)
         seconds = time.perf_counter() - started
         self.history_ = {
             **self.nets_.history,
@@ -124,6 +137,17 @@ class TabularGAN:
             self.tune_weights(anomalies, anomalies_source)
         self.validation_ = self._validate(features.iloc[hold_idx], y[hold_idx])
         return self
+
+    def _refit_all_rows(
+        self, X: torch.Tensor, y: torch.Tensor, n_classes: int, selection: dict, progress: Any
+    ) -> Networks:
+        """Train again on every row for as many GAN steps as early stopping selected (see ``TrainConfig.refit``)."""
+        nets = train_networks(
+            X, y, n_classes, self._cat_slices(), self.config, progress, gan_steps=int(selection["selected_step"])
+        )
+        kept = ("selected_step", "best_step", "validation_log_likelihood", "stopped_early")
+        nets.history.update({k: selection[k] for k in kept if k in selection}, refit_on_all_rows=True)
+        return nets
 
     def _cat_slices(self) -> list[tuple[int, int]]:
         return [(b.start, b.end) for b in self.preprocessor_.blocks_ if b.kind == "cat"]

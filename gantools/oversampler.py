@@ -47,7 +47,8 @@ class GANOverSampler(BaseOverSampler):
     random_state : int, RandomState or None; an int makes the result reproducible.
     epochs : passes over the data; None picks about 6,000 training steps from the data size.
     batch_size, latent_dim, hidden : batch and network sizes.
-    holdout : share of each class held out from training (validation and score calibration).
+    holdout : share of each class held out to choose when to stop training (early stopping).
+    refit : after early stopping, train again on all rows for the chosen number of steps (default True).
     column_kinds : overrides of inferred column kinds, e.g. ``{"zip": "categorical"}``; array columns are
         named ``x0``, ``x1``, ...
     device : ``auto``, ``cpu`` or ``cuda``.  verbose : progress bars while training.
@@ -85,6 +86,7 @@ class GANOverSampler(BaseOverSampler):
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden": [Interval(Integral, 1, None, closed="left")],
         "holdout": [Interval(Real, 0, 1, closed="left")],
+        "refit": ["boolean"],
         "column_kinds": [Mapping, None],
         "device": [str],
         "verbose": ["verbose"],
@@ -99,6 +101,7 @@ class GANOverSampler(BaseOverSampler):
         latent_dim: int = 16,
         hidden: int = 256,
         holdout: float = 0.2,
+        refit: bool = True,
         column_kinds: Mapping[str, str] | None = None,
         device: str = "auto",
         verbose: bool = False,
@@ -110,6 +113,7 @@ class GANOverSampler(BaseOverSampler):
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.holdout = holdout
+        self.refit = refit
         self.column_kinds = column_kinds
         self.device = device
         self.verbose = verbose
@@ -150,6 +154,7 @@ class GANOverSampler(BaseOverSampler):
             latent_dim=self.latent_dim,
             hidden=self.hidden,
             holdout=self.holdout,
+            refit=self.refit,
             column_kinds=self.column_kinds,
             random_state=seed,
             device=self.device,

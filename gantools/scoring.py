@@ -138,9 +138,7 @@ class ScoreCalibration:
         return cls(**data)
 
     @classmethod
-    def fit(
-        cls, parts: RawParts, weights: tuple[float, float, float], corroboration: float = 0.0
-    ) -> ScoreCalibration:
+    def fit(cls, parts: RawParts, weights: tuple[float, float, float], corroboration: float = 0.0) -> ScoreCalibration:
         """Standardise each part on ``parts`` (held-out normal rows, each against its own class).
 
         ``weights``: (reconstruction, discriminator, density); ``corroboration``: see the field.

@@ -29,16 +29,40 @@ class ResidualBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, latent_dim: int, n_classes: int, n_features: int, hidden: int, n_layers: int) -> None:
+    """G(z, y) = MLP(z, y), or with ``gaussian_base``: mean_y + z · scale_y + MLP(z, y).
+
+    The base is a per-class (low-rank) Gaussian set from the data's moments before training
+    (``set_gaussian_base``); adversarial training then refines it and the MLP adds what a Gaussian
+    cannot express. On few rows a Gaussian cannot memorise them, which is what regularises G there.
+    """
+
+    def __init__(
+        self, latent_dim: int, n_classes: int, n_features: int, hidden: int, n_layers: int, gaussian_base: bool = False
+    ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.embed = nn.Embedding(n_classes, hidden)
         self.inp = nn.Linear(latent_dim, hidden)
         self.blocks = nn.Sequential(*[ResidualBlock(hidden) for _ in range(n_layers)])
         self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, n_features))
+        self.gaussian_base = gaussian_base
+        if gaussian_base:
+            self.base_mean = nn.Parameter(torch.zeros(n_classes, n_features))
+            self.base_scale = nn.Parameter(torch.zeros(n_classes, latent_dim, n_features))
+
+    def set_gaussian_base(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        """Start from the Gaussian ``mean_y + z · scale_y``: the MLP's output layer starts at zero."""
+        with torch.no_grad():
+            self.base_mean.copy_(mean)
+            self.base_scale.copy_(scale)
+            self.out[1].weight.zero_()
+            self.out[1].bias.zero_()
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.out(self.blocks(self.inp(z) + self.embed(y)))
+        h = self.out(self.blocks(self.inp(z) + self.embed(y)))
+        if self.gaussian_base:
+            h = h + self.base_mean[y] + torch.bmm(z.unsqueeze(1), self.base_scale[y]).squeeze(1)
+        return h
 
 
 class Discriminator(nn.Module):

@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from gantools.config import TrainConfig
 from gantools.models import Discriminator, Encoder, Generator, activate_output
+from gantools.training.snapshots import SnapshotSelector
 
 ProgressFn = Callable[[str, int, int, dict[str, float]], None]
 
@@ -68,7 +70,9 @@ def _ema_update(target: torch.nn.Module, source: torch.nn.Module, decay: float) 
 
 
 def build_networks(n_features: int, n_classes: int, config: TrainConfig, device: torch.device) -> Networks:
-    g = Generator(config.latent_dim, n_classes, n_features, config.hidden, config.n_layers).to(device)
+    g = Generator(
+        config.latent_dim, n_classes, n_features, config.hidden, config.n_layers, config.use_gaussian_base(n_classes)
+    ).to(device)
     d = Discriminator(n_features, n_classes, config.hidden, config.n_layers + 1, config.d_dropout).to(device)
     e = Encoder(n_features, n_classes, config.latent_dim, config.hidden, config.n_layers).to(device)
     g_ema = copy.deepcopy(g).requires_grad_(False)
@@ -82,23 +86,44 @@ def train_networks(
     cat_slices: list[tuple[int, int]],
     config: TrainConfig,
     progress: ProgressFn | None = None,
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+    gan_steps: int | None = None,
 ) -> Networks:
-    """Train G, D (and the EMA of G), then E, on the preprocessed rows ``X`` with class indices ``y``."""
+    """Train G, D (and the EMA of G), then E, on the preprocessed rows ``X`` with class indices ``y``.
+
+    ``validation`` (held-out rows and their classes) enables early stopping when the config asks for it.
+    ``gan_steps`` overrides the number of GAN steps the config implies (0: G stays at its Gaussian base).
+    """
     device = X.device
     torch.manual_seed(config.seed)
     rng = torch.Generator(device=device).manual_seed(config.seed)
     nets = build_networks(X.shape[1], n_classes, config, device)
     g, g_ema, d = nets.generator, nets.generator_ema, nets.discriminator
+    if g.gaussian_base:
+        g.set_gaussian_base(*gaussian_moments(X, y, n_classes, cat_slices, config.latent_dim))
+        g_ema.load_state_dict(g.state_dict())
     sampler = ClassBalancedSampler(y, n_classes, rng)
     batch = min(config.batch_size, max(len(X), 8))
     epochs = config.resolved_epochs(len(X))
-    gan_steps = epochs * config.steps_per_epoch(len(X))
+    if gan_steps is None:
+        gan_steps = epochs * config.steps_per_epoch(len(X))
     enc_steps = config.resolved_encoder_steps(gan_steps)
     opt_g = torch.optim.Adam(g.parameters(), lr=config.lr_g, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(0.5, 0.9))
     use_ac = n_classes > 1 and config.ac_weight > 0
     batch_stats = config.use_minibatch_std(n_classes)
     tick = max(1, gan_steps // 100)
+    selector = None
+    if validation is not None and len(validation[0]) > 0 and config.use_early_stopping(n_classes):
+        selector = SnapshotSelector(
+            *validation,
+            cat_slices,
+            config.latent_dim,
+            config.gumbel_tau,
+            config.seed,
+            every=max(25, gan_steps // 40),
+            patience=config.patience,
+        )
     started = time.perf_counter()
     loss_d = loss_g = torch.zeros((), device=device)
     step = 0
@@ -108,6 +133,10 @@ def train_networks(
             real = X[rows]
             z = torch.randn(batch, config.latent_dim, device=device, generator=rng)
             fake = activate_output(g(z, classes), cat_slices, config.gumbel_tau)
+            noise = config.d_noise * (1.0 - step / gan_steps)
+            if noise > 0:
+                real = real + noise * torch.randn(real.shape, device=device, generator=rng)
+                fake = fake + noise * torch.randn(fake.shape, device=device, generator=rng)
             d_real, f_real = d(real, classes, batch_stats=batch_stats)
             d_fake, _ = d(fake.detach(), classes, batch_stats=batch_stats)
             loss_d = F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
@@ -127,8 +156,21 @@ def train_networks(
             _ema_update(g_ema, g, config.ema_decay if step > 100 else 0.0)
             if progress and (step % tick == 0 or step == gan_steps):
                 progress("gan", step, gan_steps, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
+            if selector is not None and step == 1 and g.gaussian_base:
+                selector.check(0, g_ema, d)  # the Gaussian G starts from competes too
+            if selector is not None and step >= gan_steps // 10 and step % selector.every == 0:
+                if selector.check(step, g_ema, d):
+                    break
     except KeyboardInterrupt:
         nets.interrupted = True
+    if selector is not None:
+        selector.restore(g_ema, d)
+        nets.history.update(
+            selected_step=selector.selected_step,
+            best_step=selector.best_step,
+            validation_log_likelihood=selector.selected_value,
+            stopped_early=step < gan_steps and not nets.interrupted,
+        )
     nets.history.update(
         gan_steps=step,
         gan_epochs=epochs,
@@ -140,6 +182,48 @@ def train_networks(
         enc_steps = min(enc_steps, config.resolved_encoder_steps(step))
     _train_encoder(nets, X, sampler, batch, enc_steps, cat_slices, config, rng, progress)
     return nets.eval()
+
+
+def gaussian_moments(
+    X: torch.Tensor, y: torch.Tensor, n_classes: int, cat_slices: list[tuple[int, int]], latent_dim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per class, a Gaussian over the numeric slots as ``(mean, scale)`` with ``z · scale ~ N(0, Σ)``.
+
+    Σ is the sample covariance plus a small ridge (0.1% of the mean variance) so that it is never singular;
+    with more slots than latent dimensions, its top ``latent_dim`` principal directions carry it. (Shrinking
+    Σ towards its diagonal, Ledoit-Wolf, measured worse: correlated columns are what a class looks like.)
+    One-hot blocks get the log of their (add-one smoothed) class frequencies as mean logits and no spread:
+    categories drawn by their frequency in the class.
+    """
+    n_features = X.shape[1]
+    numeric = torch.ones(n_features, dtype=torch.bool)
+    for start, end in cat_slices:
+        numeric[start:end] = False
+    num_idx = torch.nonzero(numeric).squeeze(1).numpy()
+    mean = torch.zeros(n_classes, n_features)
+    scale = torch.zeros(n_classes, latent_dim, n_features)
+    X_cpu, y_cpu = X.detach().cpu().double(), y.detach().cpu()
+    for c in range(n_classes):
+        rows = X_cpu[y_cpu == c]
+        if len(rows) == 0:
+            continue
+        for start, end in cat_slices:
+            freq = (rows[:, start:end].sum(dim=0) + 1.0) / (len(rows) + (end - start))
+            mean[c, start:end] = freq.log().float()
+        if len(num_idx) == 0:
+            continue
+        values = rows[:, num_idx].numpy()
+        mean[c, num_idx] = torch.as_tensor(values.mean(axis=0), dtype=torch.float32)
+        if len(rows) < 2:
+            continue
+        cov = torch.as_tensor(np.cov(values, rowvar=False)).reshape(len(num_idx), len(num_idx))
+        cov += 1e-3 * max(float(cov.diagonal().mean()), 1e-12) * torch.eye(len(num_idx), dtype=cov.dtype)
+        eigval, eigvec = torch.linalg.eigh(cov)
+        k = min(latent_dim, len(num_idx))
+        top = torch.argsort(eigval, descending=True)[:k]
+        factor = eigvec[:, top] * eigval[top].clamp(min=0).sqrt()  # (n_num, k): factor @ factor.T ≈ Σ
+        scale[c, :k][:, torch.as_tensor(num_idx)] = factor.T.float()
+    return mean.to(X.device), scale.to(X.device)
 
 
 def _train_encoder(

@@ -1,0 +1,130 @@
+"""The small-data training machinery: the Gaussian base of G and snapshot selection on held-out rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from conftest import tiny_config
+
+from gantools.config import TrainConfig
+from gantools.model import TabularGAN
+from gantools.models import Generator
+from gantools.training.snapshots import SnapshotSelector
+from gantools.training.trainer import gaussian_moments
+
+
+def _banknote_matrix(banknote, rows_per_class: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
+    few = banknote.groupby("class").head(rows_per_class)
+    X = torch.as_tensor(few.drop(columns="class").to_numpy(), dtype=torch.float32)
+    X = (X - X.mean(0)) / X.std(0)
+    return X, torch.as_tensor(few["class"].to_numpy().copy())
+
+
+def _ridged_cov(rows: np.ndarray) -> np.ndarray:
+    cov = np.cov(rows, rowvar=False)
+    return cov + 1e-3 * cov.diagonal().mean() * np.eye(len(cov))
+
+
+def test_gaussian_moments_match_each_class(banknote):
+    X, y = _banknote_matrix(banknote)
+    mean, scale = gaussian_moments(X, y, 2, [], latent_dim=16)
+    for c in (0, 1):
+        rows = X[y == c].double().numpy()
+        np.testing.assert_allclose(mean[c].numpy(), rows.mean(0), atol=1e-5)
+        covariance = (scale[c].T @ scale[c]).double().numpy()
+        np.testing.assert_allclose(covariance, _ridged_cov(rows), atol=1e-4)
+
+
+def test_gaussian_moments_low_rank_and_categories():
+    rng = np.random.default_rng(0)
+    numeric = rng.normal(size=(40, 6)) @ rng.normal(size=(6, 6))
+    colour = np.eye(3)[rng.choice(3, size=40, p=[0.6, 0.3, 0.1])]
+    X = torch.as_tensor(np.hstack([numeric, colour]), dtype=torch.float32)
+    y = torch.zeros(40, dtype=torch.long)
+    mean, scale = gaussian_moments(X, y, 1, [(6, 9)], latent_dim=2)
+    assert torch.count_nonzero(scale[0, :, 6:]) == 0  # no spread on the one-hot logits
+    expected = (colour.sum(0) + 1) / (40 + 3)
+    np.testing.assert_allclose(torch.softmax(mean[0, 6:], 0).numpy(), expected, rtol=1e-5)
+    eigval = np.linalg.eigvalsh(_ridged_cov(numeric))[::-1]
+    kept = np.linalg.eigvalsh((scale[0, :, :6].T @ scale[0, :, :6]).double().numpy())[::-1][:2]
+    np.testing.assert_allclose(kept, eigval[:2], rtol=1e-4)  # the two leading directions, exactly
+
+
+def test_generator_starts_at_its_gaussian(banknote):
+    X, y = _banknote_matrix(banknote, rows_per_class=200)
+    g = Generator(16, 2, 4, 32, 2, gaussian_base=True)
+    g.set_gaussian_base(*gaussian_moments(X, y, 2, [], 16))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        sample = g(torch.randn(20000, 16), torch.ones(20000, dtype=torch.long)).double().numpy()
+    target = _ridged_cov(X[y == 1].double().numpy())
+    np.testing.assert_allclose(np.cov(sample, rowvar=False), target, atol=0.05)
+    np.testing.assert_allclose(sample.mean(0), X[y == 1].double().mean(0).numpy(), atol=0.03)
+
+
+def _selector(rows: torch.Tensor, patience: int = 2) -> SnapshotSelector:
+    return SnapshotSelector(
+        rows, torch.zeros(len(rows), dtype=torch.long), [], 3, 0.2, seed=0, every=10, patience=patience
+    )
+
+
+def _gaussian_generator(shift: float) -> Generator:
+    g = Generator(3, 1, 3, 16, 1, gaussian_base=True)
+    g.set_gaussian_base(torch.full((1, 3), shift), torch.eye(3).unsqueeze(0))
+    return g
+
+
+def test_snapshot_selector_stops_after_patience_and_restores_the_best():
+    rows = torch.randn(200, 3, generator=torch.Generator().manual_seed(0))
+    g, d = _gaussian_generator(0.0), torch.nn.Linear(3, 1)
+    selector = _selector(rows)
+    assert selector.check(0, g, d) is False
+    best = selector.log_likelihood(g)
+    worse = _gaussian_generator(3.0)  # far from the held-out rows
+    assert selector.check(10, worse, d) is False
+    assert selector.check(20, worse, d) is True  # two checks without a gain: stop
+    selector.restore(worse, d)
+    assert selector.selected_step == 0
+    assert abs(selector.log_likelihood(worse) - best) < 1e-6
+
+
+def test_snapshot_selector_keeps_the_earliest_within_one_standard_error():
+    d = torch.nn.Linear(3, 1)
+    few = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))
+    few = few - few.mean(0) + 0.3
+    selector = _selector(few, patience=5)
+    for step, shift in enumerate([0.0, 0.3]):  # the later snapshot fits a little better, on 4 rows only
+        selector.check(10 * step, _gaussian_generator(shift), d)
+    assert selector.best_step == 10
+    selector.restore(_gaussian_generator(0.0), d)
+    assert selector.selected_step == 0  # the gain is within noise: the earlier snapshot stays
+
+    many = torch.randn(2000, 3, generator=torch.Generator().manual_seed(2)) + 0.3
+    selector = _selector(many, patience=5)
+    for step, shift in enumerate([0.0, 0.3]):
+        selector.check(10 * step, _gaussian_generator(shift), d)
+    selector.restore(_gaussian_generator(0.0), d)
+    assert selector.selected_step == 10  # on 2,000 rows the same gain is real
+
+
+def test_multiclass_fit_selects_a_snapshot_and_round_trips(banknote, tmp_path):
+    few = banknote.groupby("class").sample(25, random_state=0)
+    model = TabularGAN(tiny_config(target_steps=400, patience=3)).fit(few, "class")
+    history = model.history_
+    assert 0 <= history["selected_step"] <= history["gan_steps"] <= 400
+    assert np.isfinite(history["validation_log_likelihood"])
+    assert model.nets_.generator_ema.gaussian_base
+    model.save(tmp_path / "m")
+    loaded = TabularGAN.load(tmp_path / "m")
+    assert loaded.config.gaussian_base is True  # "auto" resolved at fit: 20 training rows per class
+    a, b = model.sample(50, "original", seed=3), loaded.sample(50, "original", seed=3)
+    np.testing.assert_allclose(a.drop(columns="class").to_numpy(), b.drop(columns="class").to_numpy(), rtol=1e-5)
+
+
+def test_configs_saved_before_the_gaussian_base_load_without_it():
+    old = TrainConfig().to_dict()
+    del old["gaussian_base"]
+    assert TrainConfig.from_dict(old).use_gaussian_base(3) is False
+    assert TrainConfig.from_dict(TrainConfig().to_dict()).use_gaussian_base(3, smallest_class_rows=20) is True
+    assert TrainConfig().use_gaussian_base(3, smallest_class_rows=20_000) is False  # large data: the GAN alone
+    assert TrainConfig().use_gaussian_base(1, smallest_class_rows=20) is False  # one class: anomaly scoring
