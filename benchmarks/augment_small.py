@@ -257,6 +257,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--name", default="augment_small")
     parser.add_argument("--resume", action="store_true", help="keep the finished parts of an earlier stopped run")
+    parser.add_argument("--summarise", action="store_true", help="with --resume: write the results of what is done")
     args = parser.parse_args()
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     # Each finished (dataset, seed) is appended to <name>.partial.csv, so a long run that is stopped keeps
@@ -267,6 +268,9 @@ def main() -> None:
     done = pd.read_csv(partial) if partial.exists() else pd.DataFrame(columns=["dataset", "seed"])
     finished = set(zip(done["dataset"], done["seed"]))
     tasks = [(d, s) for d in args.datasets for s in range(args.seeds) if (d, s) not in finished]
+    missing = [f"{d} seed {s}" for d, s in tasks]
+    if args.summarise:  # only what is in the partial file: what is still to do is listed, not run
+        tasks = []
     started = time.perf_counter()
 
     def keep(rows: list[dict]) -> None:
@@ -310,7 +314,12 @@ def main() -> None:
     notes = [
         f"Protocol: fixed stratified 30% test split; n real rows per class; each class augmented to {args.target} "
         f"rows; {args.seeds} seeds; {args.jobs} process(es), {threads} torch thread(s) each; wall time "
-        f"{time.perf_counter() - started:.0f} s.",
+        f"{time.perf_counter() - started:.0f} s."
+        + (
+            f" Not run (the run was stopped; continue with --resume): {', '.join(missing)}."
+            if tasks == [] and missing
+            else ""
+        ),
         "",
         "## Mean over datasets and classifiers, n <= 50",
         "",

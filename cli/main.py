@@ -120,10 +120,16 @@ def train(
     ] = None,
     anomalies: Annotated[
         Path | None,
-        typer.Option(
-            "--anomalies", help="A CSV/Parquet file of a few known anomalies: they tune the score's weights."
-        ),
+        typer.Option("--anomalies", help="A CSV/Parquet file of a few known anomalies: they tune the score's weights."),
     ] = None,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit",
+            help="After early stopping, train again on all rows for the chosen steps (for augmentation of small "
+            "data; anomaly thresholds then become optimistic).",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Fit one conditional GAN (+ encoder) to DATA and write the model folder."""
@@ -133,7 +139,7 @@ def train(
         _fail("--batch-size must be at least 2")
     if not 0.0 < holdout < 1.0:
         _fail("--holdout must be between 0 and 1")
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, holdout=holdout)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, holdout=holdout, refit=refit)
     # SIGTERM (a scheduler stopping the job) ends training like Ctrl+C: what was learned is saved.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     fitted = _run(workflows.train, data, label, model, config, _parse_kinds(kind or []), not quiet, anomalies)
@@ -148,6 +154,10 @@ def train(
         else "one class",
     )
     table.add_row("GAN steps / encoder steps", f"{hist['gan_steps']} / {hist['encoder_steps']}")
+    if hist.get("selected_step") is not None:
+        start = " (G's Gaussian start)" if hist["selected_step"] == 0 else ""
+        again = "; trained again on all rows" if hist.get("refit_on_all_rows") else ""
+        table.add_row("early stopping", f"kept step {hist['selected_step']}{start}, best {hist['best_step']}{again}")
     table.add_row(
         "training time", f"{hist['train_seconds']:.1f} s on {hist['device']} ({hist['gan_rows_per_second']:.0f} rows/s)"
     )

@@ -39,10 +39,10 @@ class TrainConfig:
     # class (anomaly scoring, where the score is calibrated on those same held-out rows).
     early_stopping: bool | str = "auto"
     patience: int = 10
-    # After early stopping, train again on all rows (held-out ones included) for the selected number of
-    # steps, as scikit-learn's searches refit: on few rows every row counts. The held-out rows then no
-    # longer give honest calibration or validation figures, so this is for augmentation (GANAugmenter and
-    # GANOverSampler turn it on), not for anomaly scoring.
+    # After early stopping, train again on all rows (held-out ones included; the preprocessing stays as fitted) for the
+    # selected number of steps, as scikit-learn's searches refit: on few rows every row counts. The
+    # held-out rows then no longer give honest calibration or validation figures, so this is for
+    # augmentation (GANAugmenter and GANOverSampler turn it on), not for anomaly scoring.
     refit: bool = False
     # The critic sees each batch's spread (minibatch std), against mode dropping. "auto": on with several
     # classes (augmentation: coverage of every class matters), off for one-class data (anomaly scoring: a

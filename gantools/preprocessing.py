@@ -114,6 +114,7 @@ class TabularPreprocessor:
             "has_missing": bool(np.isnan(values).any()),
             "min": float(observed.min()),
             "max": float(observed.max()),
+            **_sample_bounds(observed),
         }
 
     def _fit_categorical(self, series: pd.Series) -> dict[str, Any]:
@@ -253,7 +254,8 @@ class TabularPreprocessor:
     @staticmethod
     def _numeric_inverse(z: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         if params["method"] == "standard":
-            return np.clip(z * params["std"] + params["mean"], params["min"], params["max"])
+            low, high = params.get("bound_lo", params["min"]), params.get("bound_hi", params["max"])
+            return np.clip(z * params["std"] + params["mean"], low, high)
         xs = np.asarray(params["values"])
         if len(xs) == 1:
             return np.full_like(z, xs[0])
@@ -282,6 +284,18 @@ class TabularPreprocessor:
         pre.params_ = data["params"]
         pre._build_blocks()
         return pre
+
+
+def _sample_bounds(observed: np.ndarray) -> dict[str, float]:
+    """Where generated values of a standardised column are clipped: the observed range widened by one
+    range / (n - 1) on each side (the unbiased estimate of a distribution's end points from n draws, so
+    that on 10 rows samples are not piled on the 10 rows' extremes), kept non-negative when the data is."""
+    lo, hi = float(observed.min()), float(observed.max())
+    margin = (hi - lo) / (len(observed) - 1) if len(observed) > 1 else 0.0
+    low = lo - margin
+    if lo >= 0:
+        low = max(low, 0.0)
+    return {"bound_lo": low, "bound_hi": hi + margin}
 
 
 def quantile_knots(params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

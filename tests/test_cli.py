@@ -1,5 +1,6 @@
 """The CLI as a user runs it: real subprocesses on real files."""
 
+import json
 import re
 from pathlib import Path
 
@@ -22,6 +23,14 @@ def workdir(tmp_path_factory, banknote) -> Path:
 def test_train_writes_the_model_folder(workdir):
     model = workdir / "gantools-model"
     assert sorted(p.name for p in model.iterdir()) == ["config.json", "preprocessor.json", "weights.safetensors"]
+
+
+def test_train_small_data_reports_early_stopping_and_refit(tmp_path, banknote):
+    banknote.groupby("class").head(20).to_csv(tmp_path / "few.csv", index=False)
+    result = run_cli("train", "few.csv", "--label", "class", "--epochs", "150", "--refit", cwd=tmp_path, check=True)
+    assert "early stopping" in result.stdout and "trained again on all rows" in result.stdout
+    config = json.loads((tmp_path / "gantools-model" / "config.json").read_text())
+    assert config["settings"]["gaussian_base"] is True and config["settings"]["refit"] is True
 
 
 def test_augment_writes_labeled_rows_and_a_table(workdir, banknote):

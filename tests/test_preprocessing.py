@@ -118,3 +118,19 @@ def test_column_with_no_observed_values_in_the_fitted_rows():
     pre = TabularPreprocessor(infer_schema(full)).fit(full.iloc[:11])
     assert np.isfinite(pre.transform(full)).all()
     assert len(pre.inverse_transform(pre.transform(full))) == 12
+
+
+def test_decoded_standardised_values_may_reach_beyond_a_small_samples_range(banknote):
+    few = banknote.drop(columns="class").head(10)
+    pre = _fit(few, numeric_transform="standard")
+    z = np.linspace(-6, 6, 2001, dtype=np.float32)[:, None].repeat(4, axis=1)
+    decoded = pre.inverse_transform(z)
+    for column in few.columns:
+        lo, hi = few[column].min(), few[column].max()
+        margin = (hi - lo) / 9  # one range / (n - 1) beyond each end: 10 draws rarely span the distribution
+        expected_low = max(lo - margin, 0.0) if lo >= 0 else lo - margin
+        assert abs(decoded[column].min() - expected_low) < 1e-3 * (hi - lo)
+        assert abs(decoded[column].max() - (hi + margin)) < 1e-3 * (hi - lo)
+    counts = pd.DataFrame({"visits": [0, 1, 1, 2, 3, 3, 4, 5, 7, 9]})
+    decoded = _fit(counts, numeric_transform="standard").inverse_transform(z[:, :1])
+    assert decoded["visits"].min() == 0  # a non-negative column stays non-negative

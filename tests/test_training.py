@@ -128,3 +128,18 @@ def test_configs_saved_before_the_gaussian_base_load_without_it():
     assert TrainConfig.from_dict(TrainConfig().to_dict()).use_gaussian_base(3, smallest_class_rows=20) is True
     assert TrainConfig().use_gaussian_base(3, smallest_class_rows=20_000) is False  # large data: the GAN alone
     assert TrainConfig().use_gaussian_base(1, smallest_class_rows=20) is False  # one class: anomaly scoring
+
+
+def test_snapshot_selector_posterior_rewards_telling_classes_apart():
+    gen = torch.Generator().manual_seed(3)
+    rows = torch.cat([torch.randn(100, 3, generator=gen) - 2, torch.randn(100, 3, generator=gen) + 2])
+    classes = torch.cat([torch.zeros(100, dtype=torch.long), torch.ones(100, dtype=torch.long)])
+    apart = Generator(3, 2, 3, 16, 1, gaussian_base=True)
+    apart.set_gaussian_base(torch.tensor([[-2.0] * 3, [2.0] * 3]), torch.eye(3).expand(2, 3, 3).clone())
+    mixed = Generator(3, 2, 3, 16, 1, gaussian_base=True)  # each class spread over both clusters
+    mixed.set_gaussian_base(torch.zeros(2, 3), 2.2 * torch.eye(3).expand(2, 3, 3).clone())
+    posterior = SnapshotSelector(rows, classes, [], 3, 0.2, seed=0, every=10, patience=2, posterior=True)
+    likelihood = SnapshotSelector(rows, classes, [], 3, 0.2, seed=0, every=10, patience=2, posterior=False)
+    assert posterior.log_likelihood(apart) > -0.05  # log p(y | x) near 0: classes told apart
+    assert posterior.log_likelihood(mixed) < np.log(0.75)  # close to a coin flip
+    assert likelihood.log_likelihood(apart) > likelihood.log_likelihood(mixed)

@@ -1,16 +1,19 @@
-"""Early stopping for the GAN: keep the generator snapshot under which held-out rows are most likely.
+"""Early stopping for the GAN: keep the generator snapshot that held-out rows support best.
 
-A GAN's losses say little about sample quality, and on few rows the critic soon memorises them and
-drags G along. The held-out rows give an honest signal instead: every ``every`` steps, G's EMA draws
-``samples`` rows per class (the same latent draws each time, so checks differ only by G) and the held-out
-rows' mean log-likelihood is computed from a Gaussian Parzen window over those rows, with the bandwidth that
-suits them best (the estimate of ``gantools.density``): of the rows themselves with one class, of their class
-given the row with several (see ``row_log_likelihoods``). After ``patience`` checks without a gain
-training stops. Which snapshot of G (and of D, whose features the scorer uses) is kept follows the
-one-standard-error rule (Breiman et al. 1984): the earliest snapshot whose held-out log-likelihood is within
-one standard error (of the per-row paired differences) of the best. Few held-out rows give a large standard
-error, so on small data G stays close to where it started (with ``gaussian_base``: the class Gaussians)
-unless adversarial training measurably improves on it; on large data the rule picks the best.
+A GAN's losses say little about sample quality, and on few rows the critic soon memorises them and drags
+G along. The held-out rows give an honest signal instead: every ``every`` steps, G's EMA draws ``samples``
+rows per class (the same latent draws each time, so checks differ only by G) and each held-out row gets a
+log-likelihood from a Gaussian Parzen window over those rows (bandwidth: the one that suits the class's
+held-out rows best, as in ``gantools.density``): of the row itself, or of its class given the row (see
+``row_log_likelihoods``; the trainer asks for that on small data with several classes, where what helps a
+classifier is what counts and the class Gaussians G starts from already fit each class).
+
+After ``patience`` checks without a gain training stops. The snapshot of G (and of D, whose features the
+scorer uses) that is kept follows the one-standard-error rule (Breiman et al. 1984): the earliest snapshot
+whose mean is within one standard error (of the per-row paired differences) of the best. Few held-out rows
+give a large standard error, so on small data G stays close to where it started (with ``gaussian_base``:
+the class Gaussians) unless adversarial training measurably improves on it; on large data the rule picks
+the best.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class SnapshotSelector:
         every: int,
         patience: int,
         samples: int = 512,
+        posterior: bool = True,
     ) -> None:
         gen = torch.Generator(device=X_val.device).manual_seed(seed + 7)
         self.groups: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (rows, classes, z)
@@ -42,7 +46,7 @@ class SnapshotSelector:
             rows = X_val[y_val == c][:MAX_ROWS_PER_CLASS]
             z = torch.randn(samples, latent_dim, device=X_val.device, generator=gen)
             self.groups.append((rows, torch.full((samples,), c, device=X_val.device, dtype=y_val.dtype), z))
-        self.cat_slices, self.tau, self.seed = cat_slices, gumbel_tau, seed
+        self.cat_slices, self.tau, self.seed, self.posterior = cat_slices, gumbel_tau, seed, posterior
         self.every, self.patience = max(1, every), patience
         self.best = float("-inf")
         self.best_step = 0
@@ -54,7 +58,7 @@ class SnapshotSelector:
         self._states: list[tuple[dict, dict]] = []
 
     def row_log_likelihoods(self, g: Generator) -> torch.Tensor:
-        """Per held-out row: with one class, log p_G(x | y); with several, log p_G(y | x).
+        """Per held-out row: log p_G(x | y), or with ``posterior`` and several classes log p_G(y | x).
 
         p_G(x | c) is a Parzen window over G's samples of class c (bandwidth: the one under which class c's
         held-out rows are most likely); p_G(y | x) follows with the held-out class shares as priors. That is
@@ -68,8 +72,8 @@ class SnapshotSelector:
                 r = activate_output(g(z, classes), self.cat_slices, self.tau, hard=True)
                 sigmas.append(max(BANDWIDTHS, key=lambda s, rows=rows, r=r: log_parzen(rows, r, s)[0].mean().item()))
                 refs.append(r)
-            if len(self.groups) == 1:
-                return log_parzen(self.groups[0][0], refs[0], sigmas[0])[0].cpu()
+            if len(self.groups) == 1 or not self.posterior:
+                return torch.cat([log_parzen(grp[0], r, s)[0] for grp, r, s in zip(self.groups, refs, sigmas)]).cpu()
             rows = torch.cat([grp[0] for grp in self.groups])
             own = torch.cat([torch.full((len(grp[0]),), i, dtype=torch.long) for i, grp in enumerate(self.groups)])
             counts = torch.bincount(own).double()

@@ -123,6 +123,7 @@ def train_networks(
             config.seed,
             every=max(25, gan_steps // 40),
             patience=config.patience,
+            posterior=g.gaussian_base,  # small data: the class posterior; otherwise each class's own fit
         )
     started = time.perf_counter()
     loss_d = loss_g = torch.zeros((), device=device)
