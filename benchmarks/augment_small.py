@@ -335,7 +335,8 @@ def main() -> None:
     ]
     print(overview.to_string())
     print("wrote", write_results(args.name, table, summary, "\n".join(notes)))
-    partial.unlink()
+    if not (args.summarise and missing):  # a summary of a stopped run keeps its partial file for --resume
+        partial.unlink()
 
 
 if __name__ == "__main__":
