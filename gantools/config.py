@@ -25,24 +25,21 @@ class TrainConfig:
     ema_decay: float = 0.999
     gumbel_tau: float = 0.2
     d_dropout: float = 0.0
-    # Instance noise (Sønderby et al. 2017): Gaussian noise of this std on every input the critic sees, real
-    # and generated alike, annealed to 0 over training, so that a critic on few rows cannot memorise them.
-    d_noise: float = 0.0
     # G = a per-class Gaussian (set from the class moments) + an MLP that adversarial training adds on
     # top. "auto": on with several classes when some class has fewer than SMALL_CLASS_ROWS training rows
     # (small-data augmentation: measured in benchmarks/results/augment_small.md), off otherwise. Resolved
     # to True/False when training starts, and stored so.
     gaussian_base: bool | str = "auto"
-    # Snapshot selection on held-out rows: every so often G (its EMA) is scored by the held-out rows' mean
-    # log-likelihood under a Parzen window of its samples; the best snapshot is kept and training stops
-    # after ``patience`` checks without a gain. "auto": on with several classes (augmentation), off for one
-    # class (anomaly scoring, where the score is calibrated on those same held-out rows).
+    # Early stopping on held-out rows (gantools/training/snapshots.py): G's EMA is checked every
+    # gan_steps / 40 steps, training stops after ``patience`` checks without a gain, and the earliest
+    # snapshot within one standard error of the best is kept. "auto": on with several classes
+    # (augmentation), off for one class (anomaly scoring, calibrated on those same held-out rows).
     early_stopping: bool | str = "auto"
     patience: int = 10
-    # After early stopping, train again on all rows (held-out ones included; the preprocessing stays as fitted) for the
-    # selected number of steps, as scikit-learn's searches refit: on few rows every row counts. The
-    # held-out rows then no longer give honest calibration or validation figures, so this is for
-    # augmentation (GANAugmenter and GANOverSampler turn it on), not for anomaly scoring.
+    # After early stopping, train again on all rows (held-out ones included; the preprocessing stays as
+    # fitted) for the selected number of steps, as scikit-learn's searches refit: on few rows every row
+    # counts. The held-out rows then no longer give honest calibration or validation figures, so this is
+    # for augmentation (GANAugmenter and GANOverSampler turn it on), not for anomaly scoring.
     refit: bool = False
     # The critic sees each batch's spread (minibatch std), against mode dropping. "auto": on with several
     # classes (augmentation: coverage of every class matters), off for one-class data (anomaly scoring: a

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from gantools.density import BANDWIDTHS, log_parzen
+from gantools.density import choose_bandwidth, log_parzen
 from gantools.models import Generator, activate_output
 
 MAX_ROWS_PER_CLASS = 2000
@@ -70,7 +70,7 @@ class SnapshotSelector:
             refs, sigmas = [], []
             for rows, classes, z in self.groups:
                 r = activate_output(g(z, classes), self.cat_slices, self.tau, hard=True)
-                sigmas.append(max(BANDWIDTHS, key=lambda s, rows=rows, r=r: log_parzen(rows, r, s)[0].mean().item()))
+                sigmas.append(choose_bandwidth(rows, r))
                 refs.append(r)
             if len(self.groups) == 1 or not self.posterior:
                 return torch.cat([log_parzen(grp[0], r, s)[0] for grp, r, s in zip(self.groups, refs, sigmas)]).cpu()

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -134,10 +133,6 @@ def train_networks(
             real = X[rows]
             z = torch.randn(batch, config.latent_dim, device=device, generator=rng)
             fake = activate_output(g(z, classes), cat_slices, config.gumbel_tau)
-            noise = config.d_noise * (1.0 - step / gan_steps)
-            if noise > 0:
-                real = real + noise * torch.randn(real.shape, device=device, generator=rng)
-                fake = fake + noise * torch.randn(fake.shape, device=device, generator=rng)
             d_real, f_real = d(real, classes, batch_stats=batch_stats)
             d_fake, _ = d(fake.detach(), classes, batch_stats=batch_stats)
             loss_d = F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
@@ -200,7 +195,7 @@ def gaussian_moments(
     numeric = torch.ones(n_features, dtype=torch.bool)
     for start, end in cat_slices:
         numeric[start:end] = False
-    num_idx = torch.nonzero(numeric).squeeze(1).numpy()
+    num_idx = torch.nonzero(numeric).squeeze(1)
     mean = torch.zeros(n_classes, n_features)
     scale = torch.zeros(n_classes, latent_dim, n_features)
     X_cpu, y_cpu = X.detach().cpu().double(), y.detach().cpu()
@@ -213,17 +208,17 @@ def gaussian_moments(
             mean[c, start:end] = freq.log().float()
         if len(num_idx) == 0:
             continue
-        values = rows[:, num_idx].numpy()
-        mean[c, num_idx] = torch.as_tensor(values.mean(axis=0), dtype=torch.float32)
+        values = rows[:, num_idx]
+        mean[c, num_idx] = values.mean(dim=0).float()
         if len(rows) < 2:
             continue
-        cov = torch.as_tensor(np.cov(values, rowvar=False)).reshape(len(num_idx), len(num_idx))
+        cov = torch.cov(values.T).reshape(len(num_idx), len(num_idx))
         cov += 1e-3 * max(float(cov.diagonal().mean()), 1e-12) * torch.eye(len(num_idx), dtype=cov.dtype)
         eigval, eigvec = torch.linalg.eigh(cov)
         k = min(latent_dim, len(num_idx))
         top = torch.argsort(eigval, descending=True)[:k]
         factor = eigvec[:, top] * eigval[top].clamp(min=0).sqrt()  # (n_num, k): factor @ factor.T ≈ Σ
-        scale[c, :k][:, torch.as_tensor(num_idx)] = factor.T.float()
+        scale[c, :k][:, num_idx] = factor.T.float()
     return mean.to(X.device), scale.to(X.device)
 
 
