@@ -18,7 +18,7 @@ from rich.table import Table
 
 from gantools import workflows
 from gantools._version import __version__
-from gantools.config import TrainConfig
+from gantools.config import MULTI_CLASS_STEPS, ONE_CLASS_STEPS, TrainConfig
 from gantools.errors import GantoolsError
 from gantools.progress import make_progress
 from gantools.settings import DEFAULT_MODEL_DIR
@@ -104,7 +104,8 @@ def train(
         int | None,
         typer.Option(
             "--epochs",
-            help=f"Passes over the data (default: about {TrainConfig.target_steps:,} steps' worth)",
+            help=f"Passes over the data (default: about {MULTI_CLASS_STEPS:,} steps' worth with --label, "
+            f"{ONE_CLASS_STEPS:,} without)",
             show_default=False,
         ),
     ] = None,

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 SMALL_CLASS_ROWS = 250  # a class with fewer training rows than this is "small data" (see gaussian_base)
+# Network width and training length when not given. One class (anomaly scoring): nothing stops training
+# early and G's coverage of the normal rows keeps improving with steps (benchmarks/results/anomaly_settings.md);
+# at a fixed CPU budget a narrower network trained longer fits better and scores faster. Several classes
+# (augmentation, early stopping on): the sizes the small-data benchmarks were measured with.
+ONE_CLASS_HIDDEN, ONE_CLASS_STEPS = 128, 30000
+MULTI_CLASS_HIDDEN, MULTI_CLASS_STEPS = 256, 6000
 
 
 @dataclass
@@ -13,10 +19,10 @@ class TrainConfig:
     """Settings of one training run. ``None`` means: chosen from the data size (see ``resolve``)."""
 
     epochs: int | None = None  # None: enough epochs for about ``target_steps`` GAN steps
-    target_steps: int = 6000
+    target_steps: int | None = None  # None: ONE_CLASS_STEPS with one class, MULTI_CLASS_STEPS with several
     batch_size: int = 256
     latent_dim: int = 16
-    hidden: int = 256
+    hidden: int | None = None  # None: ONE_CLASS_HIDDEN with one class, MULTI_CLASS_HIDDEN with several
     n_layers: int = 2
     lr_g: float = 2e-4
     lr_d: float = 4e-4  # two time-scale update rule: the critic learns faster
@@ -46,6 +52,10 @@ class TrainConfig:
     # tight support matters). Measured on banknote, 3 seeds: on, TSTR/TRTR 0.975 (off: one seed fell to
     # 0.88); on for one class, anomaly AUROC 0.955 (off: 0.998).
     minibatch_std: bool | str = "auto"
+    # The density part's samples of G come from this many snapshots of G's EMA, evenly spaced over the
+    # last half of training (1: the final G only). A GAN drops different parts of the data at different
+    # steps; pooling snapshots covers more of it. Not used with early stopping (that keeps one snapshot).
+    density_snapshots: int = 1
     ac_weight: float = 1.0  # auxiliary-classifier loss (with several classes): keeps classes apart
     feature_weight: float = 0.1  # weight of the discriminator-feature residual in the encoder loss
     generated_weight: float = 1.0  # weight of reconstructing generated rows in the encoder loss
@@ -63,6 +73,7 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         data = {"gaussian_base": False, **data}  # models saved before the option had no base
+        data.setdefault("hidden", MULTI_CLASS_HIDDEN)  # the width every model had before it was automatic
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def steps_per_epoch(self, n_rows: int) -> int:
@@ -71,7 +82,19 @@ class TrainConfig:
     def resolved_epochs(self, n_rows: int) -> int:
         if self.epochs is not None:
             return self.epochs
-        return max(1, -(-self.target_steps // self.steps_per_epoch(n_rows)))
+        steps = self.target_steps if self.target_steps is not None else MULTI_CLASS_STEPS
+        return max(1, -(-steps // self.steps_per_epoch(n_rows)))
+
+    def resolve_sizes(self, n_classes: int) -> TrainConfig:
+        """This config with ``hidden`` and ``target_steps`` set from the number of classes where they are None."""
+        one = n_classes == 1
+        return replace(
+            self,
+            hidden=self.hidden if self.hidden is not None else (ONE_CLASS_HIDDEN if one else MULTI_CLASS_HIDDEN),
+            target_steps=self.target_steps
+            if self.target_steps is not None
+            else (ONE_CLASS_STEPS if one else MULTI_CLASS_STEPS),
+        )
 
     def use_minibatch_std(self, n_classes: int) -> bool:
         if self.minibatch_std == "auto":

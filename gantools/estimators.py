@@ -83,8 +83,9 @@ class GANAugmenter(_GANParams, BaseEstimator):
 
     Parameters
     ----------
-    epochs : passes over the data; None picks about 6,000 training steps from the data size.
-    batch_size, latent_dim, hidden : network and batch sizes.
+    epochs : passes over the data; None picks about 6,000 training steps (30,000 for one class) from the
+        data size.
+    batch_size, latent_dim, hidden : network and batch sizes (hidden None: 256, or 128 for one class).
     holdout : share of rows held out to choose when to stop training (early stopping).
     refit : after early stopping, train again on all rows (held-out ones included) for the chosen number
         of steps; on small data every row counts. The model's calibration and validation figures are then
@@ -98,7 +99,7 @@ class GANAugmenter(_GANParams, BaseEstimator):
         epochs: int | None = None,
         batch_size: int = 256,
         latent_dim: int = 16,
-        hidden: int = 256,
+        hidden: int | None = None,
         holdout: float = 0.2,
         refit: bool = True,
         column_kinds: Mapping[str, str] | None = None,
@@ -161,7 +162,7 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
         epochs: int | None = None,
         batch_size: int = 256,
         latent_dim: int = 16,
-        hidden: int = 256,
+        hidden: int | None = None,
         holdout: float = 0.2,
         column_kinds: Mapping[str, str] | None = None,
         random_state: int | None = None,

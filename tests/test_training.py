@@ -143,3 +143,37 @@ def test_snapshot_selector_posterior_rewards_telling_classes_apart():
     assert posterior.log_likelihood(apart) > -0.05  # log p(y | x) near 0: classes told apart
     assert posterior.log_likelihood(mixed) < np.log(0.75)  # close to a coin flip
     assert likelihood.log_likelihood(apart) > likelihood.log_likelihood(mixed)
+
+
+def test_network_sizes_follow_the_number_of_classes():
+    one, several = TrainConfig().resolve_sizes(1), TrainConfig().resolve_sizes(3)
+    assert (one.hidden, one.target_steps) == (128, 30000)  # anomaly scoring: narrower, trained longer
+    assert (several.hidden, several.target_steps) == (256, 6000)
+    given = TrainConfig(hidden=48, target_steps=500).resolve_sizes(1)
+    assert (given.hidden, given.target_steps) == (48, 500)  # what the user asked for is kept
+    assert TrainConfig.from_dict({"target_steps": 6000}).hidden == 256  # saved before sizes were automatic
+
+
+def test_one_class_model_stores_and_reloads_its_resolved_width(banknote, tmp_path):
+    genuine = banknote[banknote["class"] == 0].drop(columns="class").head(200)
+    model = TabularGAN(tiny_config(hidden=None, target_steps=40, encoder_steps=20)).fit(genuine)
+    assert model.config.hidden == 128 and model.nets_.generator_ema is not None
+    loaded = TabularGAN.load(model.save(tmp_path / "m"))
+    assert loaded.config.hidden == 128
+    np.testing.assert_allclose(loaded.score(genuine)["score"], model.score(genuine)["score"], rtol=1e-5, atol=1e-6)
+
+
+def test_density_pools_snapshots_of_g(banknote):
+    from gantools.training.trainer import _snapshot_steps
+
+    assert _snapshot_steps(1000, 4) == {625, 750, 875} and _snapshot_steps(1000, 1) == set()
+    genuine = banknote[banknote["class"] == 0].drop(columns="class").head(300)
+    single = TabularGAN(tiny_config(target_steps=120, encoder_steps=20)).fit(genuine)
+    pooled = TabularGAN(tiny_config(target_steps=120, encoder_steps=20, density_snapshots=4)).fit(genuine)
+    assert len(pooled.nets_.generator_snapshots) == 3 and not single.nets_.generator_snapshots
+    refs_single, refs_pooled = single._density.references, pooled._density.references
+    assert refs_pooled.shape == refs_single.shape  # the same number of samples, drawn from 4 generators
+    assert not torch.allclose(refs_pooled, refs_single)  # earlier snapshots put their samples elsewhere
+    # keeping snapshots does not change training: the final G is the very same
+    for a, b in zip(single.nets_.generator_ema.state_dict().values(), pooled.nets_.generator_ema.state_dict().values()):
+        assert torch.equal(a, b)
