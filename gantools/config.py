@@ -52,10 +52,6 @@ class TrainConfig:
     # tight support matters). Measured on banknote, 3 seeds: on, TSTR/TRTR 0.975 (off: one seed fell to
     # 0.88); on for one class, anomaly AUROC 0.955 (off: 0.998).
     minibatch_std: bool | str = "auto"
-    # The density part's samples of G come from this many snapshots of G's EMA, evenly spaced over the
-    # last half of training (1: the final G only). A GAN drops different parts of the data at different
-    # steps; pooling snapshots covers more of it. Not used with early stopping (that keeps one snapshot).
-    density_snapshots: int = 1
     ac_weight: float = 1.0  # auxiliary-classifier loss (with several classes): keeps classes apart
     feature_weight: float = 0.1  # weight of the discriminator-feature residual in the encoder loss
     generated_weight: float = 1.0  # weight of reconstructing generated rows in the encoder loss

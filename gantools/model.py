@@ -7,7 +7,6 @@ workflows and the CLI are thin layers over it.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Mapping
@@ -163,29 +162,14 @@ class TabularGAN:
 
     def _fit_density(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
         """Draw G's reference samples per class and pick each class's bandwidth on its held-out rows."""
+        counts = np.full(len(self.classes_), DENSITY_SAMPLES)
         rng = np.random.default_rng(self.config.seed + 1)
-        generators = [*self._snapshot_generators(), self.nets_.generator_ema]
-        shares = np.diff(np.linspace(0, DENSITY_SAMPLES, len(generators) + 1).round().astype(int))
-        parts = [
-            self._generate_matrix(np.full(len(self.classes_), share), rng, order_by_class=True, generator=g)[0]
-            for g, share in zip(generators, shares)
-        ]
-        per_class = [np.vstack([p.reshape(len(self.classes_), share, -1)[c] for p, share in zip(parts, shares)])
-                     for c in range(len(self.classes_))]  # fmt: skip
+        matrix, y = self._generate_matrix(counts, rng, order_by_class=True)
         space = self._scoring_space() or (lambda t: t)
-        refs = space(torch.as_tensor(np.stack(per_class), device=self.device_))
+        refs = space(torch.as_tensor(matrix, device=self.device_)).reshape(len(self.classes_), DENSITY_SAMPLES, -1)
         held = space(X_hold)
         sigmas = [choose_bandwidth(held[y_hold == c], refs[c]) for c in range(len(self.classes_))]
         self._density = SampleDensity(refs.contiguous(), sigmas)
-
-    def _snapshot_generators(self) -> list[torch.nn.Module]:
-        """Earlier states of G's EMA kept during training (``TrainConfig.density_snapshots``), as networks."""
-        out = []
-        for state in self.nets_.generator_snapshots:
-            g = copy.deepcopy(self.nets_.generator_ema)
-            g.load_state_dict(state)
-            out.append(g.eval())
-        return out
 
     def _raw_parts(
         self, X: torch.Tensor, classes: torch.Tensor, networks: bool = True, explain: bool = False
@@ -327,20 +311,16 @@ class TabularGAN:
         return self.preprocessor_.inverse_transform(matrix, rng), y
 
     def _generate_matrix(
-        self,
-        counts: np.ndarray,
-        rng: np.random.Generator,
-        order_by_class: bool = False,
-        generator: torch.nn.Module | None = None,
+        self, counts: np.ndarray, rng: np.random.Generator, order_by_class: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of G (or of ``generator``) in the preprocessed space (categories sampled one-hot), and classes."""
+        """Rows of G in the preprocessed space (categories sampled one-hot), and their classes."""
         self._check_fitted()
         gen = torch.Generator(device=self.device_).manual_seed(int(rng.integers(2**31)))
         y = np.repeat(np.arange(len(self.classes_)), counts)
         if not order_by_class:
             rng.shuffle(y)
         out = []
-        g = generator if generator is not None else self.nets_.generator_ema
+        g = self.nets_.generator_ema
         with torch.no_grad():
             for start in range(0, len(y), 65536):
                 cls = torch.as_tensor(y[start : start + 65536], device=self.device_)

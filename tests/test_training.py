@@ -161,19 +161,3 @@ def test_one_class_model_stores_and_reloads_its_resolved_width(banknote, tmp_pat
     loaded = TabularGAN.load(model.save(tmp_path / "m"))
     assert loaded.config.hidden == 128
     np.testing.assert_allclose(loaded.score(genuine)["score"], model.score(genuine)["score"], rtol=1e-5, atol=1e-6)
-
-
-def test_density_pools_snapshots_of_g(banknote):
-    from gantools.training.trainer import _snapshot_steps
-
-    assert _snapshot_steps(1000, 4) == {625, 750, 875} and _snapshot_steps(1000, 1) == set()
-    genuine = banknote[banknote["class"] == 0].drop(columns="class").head(300)
-    single = TabularGAN(tiny_config(target_steps=120, encoder_steps=20)).fit(genuine)
-    pooled = TabularGAN(tiny_config(target_steps=120, encoder_steps=20, density_snapshots=4)).fit(genuine)
-    assert len(pooled.nets_.generator_snapshots) == 3 and not single.nets_.generator_snapshots
-    refs_single, refs_pooled = single._density.references, pooled._density.references
-    assert refs_pooled.shape == refs_single.shape  # the same number of samples, drawn from 4 generators
-    assert not torch.allclose(refs_pooled, refs_single)  # earlier snapshots put their samples elsewhere
-    # keeping snapshots does not change training: the final G is the very same
-    for a, b in zip(single.nets_.generator_ema.state_dict().values(), pooled.nets_.generator_ema.state_dict().values()):
-        assert torch.equal(a, b)

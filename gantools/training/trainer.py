@@ -33,9 +33,6 @@ class Networks:
     encoder: Encoder
     history: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
-    # Earlier states of generator_ema kept for the density part (``TrainConfig.density_snapshots``); the
-    # final one is generator_ema itself. Not saved: the density's samples are.
-    generator_snapshots: list[dict[str, torch.Tensor]] = field(default_factory=list)
 
     def eval(self) -> Networks:
         for net in (self.generator, self.generator_ema, self.discriminator, self.encoder):
@@ -129,7 +126,6 @@ def train_networks(
             patience=config.patience,
             posterior=g.gaussian_base,  # small data: the class posterior; otherwise each class's own fit
         )
-    snapshot_steps = set() if selector is not None else _snapshot_steps(gan_steps, config.density_snapshots)
     started = time.perf_counter()
     loss_d = loss_g = torch.zeros((), device=device)
     step = 0
@@ -158,8 +154,6 @@ def train_networks(
             _ema_update(g_ema, g, config.ema_decay if step > 100 else 0.0)
             if progress and (step % tick == 0 or step == gan_steps):
                 progress("gan", step, gan_steps, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
-            if step in snapshot_steps:
-                nets.generator_snapshots.append({k: v.detach().clone() for k, v in g_ema.state_dict().items()})
             if selector is not None and step == 1 and g.gaussian_base:
                 selector.check(0, g_ema, d)  # the Gaussian G starts from competes too
             if selector is not None and step >= gan_steps // 10 and step % selector.every == 0:
@@ -186,14 +180,6 @@ def train_networks(
         enc_steps = min(enc_steps, config.resolved_encoder_steps(step))
     _train_encoder(nets, X, sampler, batch, enc_steps, cat_slices, config, rng, progress)
     return nets.eval()
-
-
-def _snapshot_steps(gan_steps: int, count: int) -> set[int]:
-    """The steps (before the last) at which G's EMA is copied for a density pooled over ``count`` snapshots."""
-    if count <= 1:
-        return set()
-    half = gan_steps / 2
-    return {int(half + half * j / count) for j in range(1, count)} - {0, gan_steps}
 
 
 def gaussian_moments(
