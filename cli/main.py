@@ -18,7 +18,7 @@ from rich.table import Table
 
 from gantools import workflows
 from gantools._version import __version__
-from gantools.config import MULTI_CLASS_STEPS, ONE_CLASS_STEPS, TrainConfig
+from gantools.config import MULTI_CLASS_STEPS, ONE_CLASS_STEPS, ONE_CLASS_STEPS_PER_ROW, TrainConfig
 from gantools.errors import GantoolsError
 from gantools.progress import make_progress
 from gantools.settings import DEFAULT_MODEL_DIR
@@ -104,8 +104,8 @@ def train(
         int | None,
         typer.Option(
             "--epochs",
-            help=f"Passes over the data (default: about {MULTI_CLASS_STEPS:,} steps' worth with --label, "
-            f"{ONE_CLASS_STEPS:,} without)",
+            help=f"Passes over the data (default: about {MULTI_CLASS_STEPS:,} steps' worth with --label; without, "
+            f"{ONE_CLASS_STEPS_PER_ROW} per training row, from {MULTI_CLASS_STEPS:,} to {ONE_CLASS_STEPS:,})",
             show_default=False,
         ),
     ] = None,

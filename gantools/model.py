@@ -97,7 +97,7 @@ class TabularGAN:
         smallest = int(np.bincount(y[train_idx], minlength=len(classes)).min())
         base = self.config.use_gaussian_base(len(classes), smallest)
         # resolved: how to rebuild the networks on load
-        self.config = dataclasses.replace(self.config.resolve_sizes(len(classes)), gaussian_base=base)
+        self.config = dataclasses.replace(self.config.resolve_sizes(len(classes), len(train_idx)), gaussian_base=base)
         features = df[self.schema_.names]
         self.preprocessor_ = TabularPreprocessor(self.schema_).fit(features.iloc[train_idx])
         self._space = None

@@ -152,6 +152,9 @@ def test_network_sizes_follow_the_number_of_classes():
     given = TrainConfig(hidden=48, target_steps=500).resolve_sizes(1)
     assert (given.hidden, given.target_steps) == (48, 500)  # what the user asked for is kept
     assert TrainConfig.from_dict({"target_steps": 6000}).hidden == 256  # saved before sizes were automatic
+    # one class: steps grow with the training rows, between 6,000 and 30,000
+    assert [TrainConfig().resolve_sizes(1, n).target_steps for n in (40, 98, 240, 5000)] == [6000, 9800, 24000, 30000]
+    assert TrainConfig().resolve_sizes(2, 5000).target_steps == 6000
 
 
 def test_one_class_model_stores_and_reloads_its_resolved_width(banknote, tmp_path):

@@ -95,7 +95,7 @@ def train_networks(
     ``gan_steps`` overrides the number of GAN steps the config implies (0: G stays at its Gaussian base).
     """
     device = X.device
-    config = config.resolve_sizes(n_classes)
+    config = config.resolve_sizes(n_classes, len(X))
     torch.manual_seed(config.seed)
     rng = torch.Generator(device=device).manual_seed(config.seed)
     nets = build_networks(X.shape[1], n_classes, config, device)
