@@ -22,7 +22,7 @@ class TrainConfig:
     """Settings of one training run. ``None`` means: chosen from the data size (see ``resolve``)."""
 
     epochs: int | None = None  # None: enough epochs for about ``target_steps`` GAN steps
-    target_steps: int | None = None  # None: ONE_CLASS_STEPS with one class, MULTI_CLASS_STEPS with several
+    target_steps: int | None = None  # None: see resolve_sizes (one class: by training rows; several: 6,000)
     batch_size: int = 256
     latent_dim: int = 16
     hidden: int | None = None  # None: ONE_CLASS_HIDDEN with one class, MULTI_CLASS_HIDDEN with several
@@ -81,8 +81,8 @@ class TrainConfig:
     def resolved_epochs(self, n_rows: int) -> int:
         if self.epochs is not None:
             return self.epochs
-        steps = self.target_steps if self.target_steps is not None else MULTI_CLASS_STEPS
-        return max(1, -(-steps // self.steps_per_epoch(n_rows)))
+        assert self.target_steps is not None, "resolve_sizes first"
+        return max(1, -(-self.target_steps // self.steps_per_epoch(n_rows)))
 
     def resolve_sizes(self, n_classes: int, n_rows: int | None = None) -> TrainConfig:
         """This config with ``hidden`` and ``target_steps`` set where they are None.

@@ -69,7 +69,7 @@ def _ema_update(target: torch.nn.Module, source: torch.nn.Module, decay: float) 
 
 
 def build_networks(n_features: int, n_classes: int, config: TrainConfig, device: torch.device) -> Networks:
-    config = config.resolve_sizes(n_classes)
+    """G, its EMA copy, D and E for a config whose sizes are resolved (``TrainConfig.resolve_sizes``)."""
     g = Generator(
         config.latent_dim, n_classes, n_features, config.hidden, config.n_layers, config.use_gaussian_base(n_classes)
     ).to(device)
