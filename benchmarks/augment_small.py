@@ -255,11 +255,12 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=500, help="rows per class after augmentation")
     parser.add_argument("--methods", nargs="+", default=METHODS)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / jobs)")
     parser.add_argument("--name", default="augment_small")
     parser.add_argument("--resume", action="store_true", help="keep the finished parts of an earlier stopped run")
     parser.add_argument("--summarise", action="store_true", help="with --resume: write the results of what is done")
     args = parser.parse_args()
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     # Each finished (dataset, seed) is appended to <name>.partial.csv, so a long run that is stopped keeps
     # what it did; --resume skips what is already there.
     partial = RESULTS / f"{args.name}.partial.csv"

@@ -61,6 +61,9 @@ class TrainConfig:
     # Where the scorer measures reconstruction residuals: "original" (quantile-mapped columns back in
     # standardised original units, so tails count) or "preprocessed" (the space G works in).
     residual_space: str = "original"
+    # G's density part (gantools/density.py): a mixture of this many components summarising 16,384
+    # samples of G per class; 0: a plain Parzen window over 1,024 samples (models saved before).
+    density_components: int = 256
     holdout: float = 0.2  # share of rows held out for validation and score calibration
     seed: int = 0
     device: str = "auto"
@@ -71,7 +74,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
-        data = {"gaussian_base": False, **data}  # models saved before the option had no base
+        # models saved before these options: no Gaussian base, a plain Parzen window as density
+        data = {"gaussian_base": False, "density_components": 0, **data}
         data.setdefault("hidden", MULTI_CLASS_HIDDEN)  # the width every model had before it was automatic
         return cls(**{k: v for k, v in data.items() if k in known})
 

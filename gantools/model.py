@@ -23,7 +23,7 @@ from gantools.bundle import read_bundle, write_bundle
 from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.config import TrainConfig
 from gantools.data.schema import infer_schema
-from gantools.density import SampleDensity, choose_bandwidth
+from gantools.density import Mixture, SampleDensity
 from gantools.errors import GantoolsError
 from gantools.preprocessing import TabularPreprocessor
 from gantools.progress import training_progress
@@ -40,7 +40,8 @@ MIN_ROWS = 10
 # density 0.81, reconstruction 1.00); a linear mix loses both ways, this rule keeps the best of each.
 DEFAULT_WEIGHTS = (0.0, 0.0, 1.0)
 DEFAULT_CORROBORATION = 0.25
-DENSITY_SAMPLES = 1024  # samples of G per class behind the density part (512..4096 scored alike)
+DENSITY_SAMPLES = 16384  # samples of G per class that the density's mixture summarises
+PARZEN_SAMPLES = 1024  # samples of G per class behind a plain Parzen window (density_components=0)
 
 
 def class_key(value: Any) -> str:
@@ -161,19 +162,32 @@ class TabularGAN:
         return self._space
 
     def _fit_density(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
-        """Draw G's reference samples per class and pick each class's bandwidth on its held-out rows."""
-        counts = np.full(len(self.classes_), DENSITY_SAMPLES)
+        """Summarise G's samples per class as a mixture and pick each class's bandwidth on held-out rows."""
+        components = self.config.density_components
+        if components < 0:
+            raise GantoolsError(f"density_components must be 0 or more (got {components})")
+        n = DENSITY_SAMPLES if components > 0 else PARZEN_SAMPLES
         rng = np.random.default_rng(self.config.seed + 1)
-        matrix, y = self._generate_matrix(counts, rng, order_by_class=True)
+        matrix, _ = self._generate_matrix(np.full(len(self.classes_), n), rng, order_by_class=True)
         space = self._scoring_space() or (lambda t: t)
-        refs = space(torch.as_tensor(matrix, device=self.device_)).reshape(len(self.classes_), DENSITY_SAMPLES, -1)
+        samples = space(torch.as_tensor(matrix, device=self.device_)).reshape(len(self.classes_), n, -1)
+        mixtures = [
+            Mixture.summarise(s, components, self.config.seed) if components > 0 else Mixture.of_samples(s)
+            for s in samples
+        ]
         held = space(X_hold)
-        sigmas = [choose_bandwidth(held[y_hold == c], refs[c]) for c in range(len(self.classes_))]
-        self._density = SampleDensity(refs.contiguous(), sigmas)
+        sigmas = [m.choose_bandwidth(held[y_hold == c]) for c, m in enumerate(mixtures)]
+        self._density = SampleDensity(mixtures, sigmas)
 
     def _raw_parts(
-        self, X: torch.Tensor, classes: torch.Tensor, networks: bool = True, explain: bool = False
+        self,
+        X: torch.Tensor,
+        classes: torch.Tensor,
+        networks: bool = True,
+        explain: bool = False,
+        all_parts: bool = True,
     ) -> RawParts:
+        """Raw parts of each row against the given class; ``all_parts=False``: D only where it counts."""
         return raw_parts(
             self.nets_,
             X,
@@ -185,6 +199,7 @@ class TabularGAN:
             density=getattr(self, "_density", None),
             networks=networks,
             explain=explain,
+            discriminator_rows=None if all_parts else self.calibration_.discriminator_rows,
         )
 
     def _calibrate(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
@@ -267,13 +282,13 @@ class TabularGAN:
         return self
 
     def _score_matrix(
-        self, X: torch.Tensor, networks: bool = True, explain: bool = False
+        self, X: torch.Tensor, networks: bool = True, explain: bool = False, all_parts: bool = True
     ) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]], list[RawParts]]:
         """Scores of every row against every class: (n, n_classes), plus the parts per class."""
         totals, parts, raws = [], [], []
         for i in range(len(self.classes_)):
             cls = torch.full((len(X),), i, dtype=torch.long, device=X.device)
-            raw = self._raw_parts(X, cls, networks, explain)
+            raw = self._raw_parts(X, cls, networks, explain, all_parts)
             standardised = self.calibration_.standardise(raw)
             totals.append(standardised[0])
             parts.append(standardised)
@@ -363,7 +378,7 @@ class TabularGAN:
 
         The label column, when present, is ignored. ``explain`` > 0 adds ``top_features``: the columns
         that contribute most to the score's leading part. ``all_parts=False`` computes only the parts the
-        score weighs (the others come back as NaN): faster when only ``score`` is needed.
+        score depends on (the others come back as NaN, per row): faster when only ``score`` is needed.
         """
         self._check_fitted()
         self.check_score_options(normal_class, fpr)
@@ -375,13 +390,13 @@ class TabularGAN:
         if normal_class is not None:
             only = keys.index(class_key(normal_class))
             cls = torch.full((len(X),), only, dtype=torch.long, device=self.device_)
-            raw = self._raw_parts(X, cls, networks, explain_density)
+            raw = self._raw_parts(X, cls, networks, explain_density, all_parts)
             total, rec, disc, dens = self.calibration_.standardise(raw)
             best = np.full(len(X), only)
             contrib = self.calibration_.contributions(raw) if explain > 0 else None
             threshold = self.calibration_.threshold(fpr, keys[only])
         else:
-            totals, parts, raws = self._score_matrix(X, networks, explain_density)
+            totals, parts, raws = self._score_matrix(X, networks, explain_density, all_parts)
             best = np.argmin(totals, axis=1) if len(X) else np.zeros(0, dtype=np.int64)
             rows = np.arange(len(X))
             total = totals[rows, best]
@@ -445,7 +460,7 @@ class TabularGAN:
         ):
             tensors.update({f"{prefix}.{k}": v for k, v in net.state_dict().items()})
         if getattr(self, "_density", None) is not None:
-            tensors["density.references"] = self._density.references
+            tensors.update(self._density.tensors())
         return write_bundle(path, self.to_config(), self.preprocessor_.to_dict(), tensors)
 
     @classmethod
@@ -479,8 +494,8 @@ class TabularGAN:
                 raise GantoolsError(f"model weights in '{path}' do not match its config.json; train again") from None
         model.nets_ = Networks(nets.generator, nets.generator_ema, nets.discriminator, nets.encoder).eval()
         if "density.references" in tensors:
-            refs = tensors["density.references"].to(model.device_)
-            model._density = SampleDensity(refs, model.calibration_.density_sigmas)
+            density = {k: v.to(model.device_) for k, v in tensors.items() if k.startswith("density.")}
+            model._density = SampleDensity.from_tensors(density, model.calibration_.density_sigmas)
         elif model.calibration_.weight_density > 0:
             raise GantoolsError(f"model in '{path}' lacks the density samples its config.json names; train again")
         return model

@@ -46,17 +46,20 @@ def raw_parts(
     feature_column_index: np.ndarray,
     n_columns: int,
     cat_slices: list[tuple[int, int]],
-    batch_size: int = 16384,
+    batch_size: int = 4096,  # rows per batch: intermediates of 128–256-wide layers stay in cache
     space: Callable[[torch.Tensor], torch.Tensor] | None = None,
     density: SampleDensity | None = None,
     networks: bool = True,
     explain: bool = False,
+    discriminator_rows: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> RawParts:
     """Reconstruct each row through E and G and measure the residuals (and G's density), in batches.
 
     ``space`` maps rows to where the reconstruction residual and the density are measured (see
     ``scoring_space``). ``networks=False`` skips E, G and D (their parts come back as NaN): for callers
     that only need the density part. ``explain`` adds the density part's per-column gaps.
+    ``discriminator_rows`` maps the per-column reconstruction residuals of a batch to the rows whose
+    score can depend on D (``ScoreCalibration.discriminator_rows``); D's parts of the others are NaN.
     """
     n = len(X)
     col_index = torch.as_tensor(feature_column_index, device=X.device)
@@ -74,11 +77,22 @@ def raw_parts(
             continue
         x_hat = decode(nets.generator_ema, nets.encoder(x, y), y, cat_slices)
         x_hat_s = x_hat if space is None else space(x_hat)
-        per_col.append(_by_column((x_s - x_hat_s) ** 2, col_index, n_columns).cpu())
-        d_out, f_real = nets.discriminator(x, y)
-        f_fake = nets.discriminator.features(x_hat)
-        feat.append(((f_real - f_fake) ** 2).mean(dim=1).cpu())
-        critic.append(d_out.cpu())
+        residual = _by_column((x_s - x_hat_s) ** 2, col_index, n_columns)
+        per_col.append(residual.cpu())
+        rows = None if discriminator_rows is None else discriminator_rows(residual)
+        if rows is None:
+            d_out, f_real = nets.discriminator(x, y)
+            feat.append(((f_real - nets.discriminator.features(x_hat)) ** 2).mean(dim=1).cpu())
+            critic.append(d_out.cpu())
+            continue
+        feat_b = torch.full((len(x),), float("nan"), dtype=x.dtype, device=x.device)
+        critic_b = feat_b.clone()
+        if bool(rows.any()):
+            d_out, f_real = nets.discriminator(x[rows], y[rows])
+            feat_b[rows] = ((f_real - nets.discriminator.features(x_hat[rows])) ** 2).mean(dim=1)
+            critic_b[rows] = d_out
+        feat.append(feat_b.cpu())
+        critic.append(critic_b.cpu())
 
     def joined(chunks: list[torch.Tensor], shape: tuple[int, ...]) -> np.ndarray:
         return torch.cat(chunks).numpy().astype(np.float64) if chunks else np.zeros(shape)
@@ -183,9 +197,26 @@ class ScoreCalibration:
         used = weights > 0  # parts left out (weight 0) may not have been computed (NaN)
         total = std[..., used] @ weights[used]
         if corroboration > 0:
-            agreed = np.minimum(std[..., 0], std[..., 1]) - self.corroboration_margin
+            # fmin: D's part is NaN where it was skipped, which is only where the reconstruction part alone
+            # keeps the term at 0 (see discriminator_rows).
+            agreed = np.fmin(std[..., 0], std[..., 1]) - self.corroboration_margin
             total = total + corroboration * np.maximum(agreed, 0.0)
         return total
+
+    def discriminator_rows(self, per_column: torch.Tensor) -> torch.Tensor | None:
+        """Rows (mask) whose score can depend on D, from their per-column reconstruction residuals.
+
+        None when every row's can (D's part has a weight). Otherwise D enters the score only through the
+        corroboration term, which is 0 unless the reconstruction part exceeds the margin: D is needed
+        for those rows alone (a little below the margin, for float32 rounding).
+        """
+        if self.weight_discriminator > 0:
+            return None
+        if self.corroboration_weight <= 0:
+            return torch.zeros(len(per_column), dtype=torch.bool, device=per_column.device)
+        scale = torch.as_tensor(self.column_scale, dtype=per_column.dtype, device=per_column.device)
+        rec = ((per_column / scale).sum(dim=1) - self.reconstruction_center) / self.reconstruction_scale
+        return rec > self.corroboration_margin - 1e-3
 
     @property
     def needs_networks(self) -> bool:

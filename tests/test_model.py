@@ -52,6 +52,14 @@ def test_scores_rank_forged_notes_above_genuine(banknote):
     assert roc_auc_score(test["class"], scored["score"]) > 0.85  # a tiny model; the benchmarks measure quality
     # the label column in a scored file is ignored: same scores without it
     np.testing.assert_allclose(model.score(test.drop(columns="class"))["score"], scored["score"])
+    # only the parts the score depends on: the same scores, D's part left out where it cannot count
+    fast = model.score(test, all_parts=False)
+    np.testing.assert_allclose(fast["score"], scored["score"], rtol=1e-6, atol=1e-6)
+    skipped = fast["score_discriminator"].isna()
+    assert 0 < skipped.sum() < len(test)
+    assert (scored.loc[skipped.to_numpy(), "score_reconstruction"] <= model.calibration_.corroboration_margin).all()
+    kept = ~skipped.to_numpy()
+    np.testing.assert_allclose(fast["score_discriminator"][kept], scored["score_discriminator"][kept], rtol=1e-5)
 
 
 def test_best_fitting_class_and_normal_class(banknote_model, banknote):
