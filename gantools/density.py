@@ -28,6 +28,7 @@ with the weights, so scores are reproducible anywhere.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -59,11 +60,14 @@ class Mixture:
     def summarise(cls, samples: torch.Tensor, components: int, seed: int = 0) -> Mixture:
         """Group ``samples`` into ``components`` by k-means; each group becomes one weighted component."""
         from sklearn.cluster import KMeans
+        from sklearn.exceptions import ConvergenceWarning
 
         if len(samples) <= components:
             return cls.of_samples(samples)
         data = samples.detach().cpu().double().numpy()
-        labels = KMeans(components, n_init=1, max_iter=30, random_state=seed).fit(data).labels_
+        with warnings.catch_warnings():  # fewer distinct samples than components: the empty ones are dropped
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = KMeans(components, n_init=1, max_iter=30, random_state=seed).fit(data).labels_
         counts = np.bincount(labels, minlength=components)
         used = counts > 0
         centres = np.zeros((components, data.shape[1]))
