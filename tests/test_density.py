@@ -30,15 +30,19 @@ def test_parzen_matches_a_float64_reference_far_from_the_samples():
 def test_mixture_summarises_the_parzen_window_of_its_samples():
     rng = np.random.default_rng(0)
     rows = _wine()
-    samples = rows[rng.integers(0, len(rows), 4096)] + 0.3 * torch.randn(4096, rows.shape[1])
+    noise = torch.as_tensor(rng.normal(size=(4096, rows.shape[1])), dtype=torch.float32)
+    samples = rows[rng.integers(0, len(rows), 4096)] + 0.3 * noise
     mixture = Mixture.summarise(samples, 128, seed=0)
     assert len(mixture.centres) <= 128 and math.isclose(mixture.log_weights.exp().sum().item(), 1.0, rel_tol=1e-5)
     assert (mixture.spreads >= 0).all()
     parzen = log_parzen(rows, samples, 1.0)[0]
     summary = mixture.log_density(rows, 1.0)[0]
-    # each group's kernels merged by their moments: close to the window of all samples at this bandwidth
-    assert (summary - parzen).abs().median() < 0.1
-    assert np.corrcoef(summary, parzen)[0, 1] > 0.99
+    subsample = log_parzen(rows, samples[:128], 1.0)[0]  # a window over as many samples: the same cost
+    # each group's kernels merged by their moments: close to the window of all samples at this bandwidth,
+    # far closer than a window over 128 of them
+    gap, sub_gap = (summary - parzen).abs().median(), (subsample - parzen).abs().median()
+    assert gap < 0.1 and gap < 0.25 * sub_gap
+    assert np.corrcoef(summary, parzen)[0, 1] > max(0.95, np.corrcoef(subsample, parzen)[0, 1])
 
 
 def test_density_saves_and_loads_with_classes_of_different_sizes():
