@@ -79,15 +79,10 @@ def raw_parts(
         x_hat_s = x_hat if space is None else space(x_hat)
         residual = _by_column((x_s - x_hat_s) ** 2, col_index, n_columns)
         per_col.append(residual.cpu())
-        rows = None if discriminator_rows is None else discriminator_rows(residual)
-        if rows is None:
-            d_out, f_real = nets.discriminator(x, y)
-            feat.append(((f_real - nets.discriminator.features(x_hat)) ** 2).mean(dim=1).cpu())
-            critic.append(d_out.cpu())
-            continue
+        rows = slice(None) if discriminator_rows is None else discriminator_rows(residual)
         feat_b = torch.full((len(x),), float("nan"), dtype=x.dtype, device=x.device)
         critic_b = feat_b.clone()
-        if bool(rows.any()):
+        if discriminator_rows is None or bool(rows.any()):
             d_out, f_real = nets.discriminator(x[rows], y[rows])
             feat_b[rows] = ((f_real - nets.discriminator.features(x_hat[rows])) ** 2).mean(dim=1)
             critic_b[rows] = d_out
