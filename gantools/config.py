@@ -64,6 +64,9 @@ class TrainConfig:
     # G's density part (gantools/density.py): a mixture of this many components summarising 16,384
     # samples of G per class; 0: a plain Parzen window over 1,024 samples (models saved before).
     density_components: int = 256
+    # How each class's kernel bandwidth σ is chosen on held-out rows (``Mixture.choose_bandwidth``):
+    # "one_se", the smoothest σ within one standard error of the likeliest; "likelihood", the likeliest.
+    density_bandwidth: str = "one_se"
     holdout: float = 0.2  # share of rows held out for validation and score calibration
     seed: int = 0
     device: str = "auto"

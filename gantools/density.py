@@ -33,6 +33,7 @@ import warnings
 import numpy as np
 import torch
 
+BANDWIDTH_RULES = ("likelihood", "one_se")
 BANDWIDTHS = (0.05, 0.08, 0.12, 0.18, 0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0)
 # Kernel terms more than this far (in log units) below a row's largest one are taken as 0: below e^-80
 # relative to the largest they cannot change a float32 sum, and exp of such arguments takes the slow
@@ -115,11 +116,29 @@ class Mixture:
             return value, None
         return value, torch.cat(gaps) if gaps else queries.new_zeros(0, d)
 
-    def choose_bandwidth(self, holdout: torch.Tensor) -> float:
-        """The σ (from a fixed grid, in standardised units) under which held-out rows are most likely."""
+    def choose_bandwidth(self, holdout: torch.Tensor, rule: str = "likelihood") -> float:
+        """The σ (from a fixed grid, in standardised units) chosen on held-out rows.
+
+        ``"likelihood"``: the σ under which held-out rows are most likely. ``"one_se"``: the largest σ
+        whose mean held-out log-likelihood is within one standard error of the best one (the one-standard-
+        error rule of Breiman et al. 1984: the smoothest estimate the held-out rows cannot tell from the
+        best). The likelihood rewards sharp densities near the bulk of the data, while ranking anomalies
+        depends on the density in the tails, where a smoother estimate is less noisy.
+        """
+        if rule not in BANDWIDTH_RULES:
+            raise ValueError(f"bandwidth rule must be one of {BANDWIDTH_RULES} (got {rule!r})")
         if len(holdout) == 0:
             return 0.35
-        return max((self.log_density(holdout, s)[0].mean().item(), s) for s in BANDWIDTHS)[1]
+        per_row = torch.stack([self.log_density(holdout, s)[0] for s in BANDWIDTHS]).double()
+        means = per_row.mean(dim=1)
+        best = int(means.argmax())
+        if rule == "likelihood" or len(holdout) < 2:
+            return BANDWIDTHS[best]
+        floor = means[best] - per_row[best].std() / math.sqrt(len(holdout))
+        chosen = best
+        while chosen + 1 < len(BANDWIDTHS) and means[chosen + 1] >= floor:
+            chosen += 1
+        return BANDWIDTHS[chosen]
 
 
 def log_parzen(

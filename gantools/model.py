@@ -23,7 +23,7 @@ from gantools.bundle import read_bundle, write_bundle
 from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.config import TrainConfig
 from gantools.data.schema import infer_schema
-from gantools.density import Mixture, SampleDensity
+from gantools.density import BANDWIDTH_RULES, Mixture, SampleDensity
 from gantools.errors import GantoolsError
 from gantools.preprocessing import TabularPreprocessor
 from gantools.progress import training_progress
@@ -82,6 +82,7 @@ class TabularGAN:
             raise GantoolsError("training data must be a table (pandas DataFrame)")
         if len(df) < MIN_ROWS:
             raise GantoolsError(f"{source} has {len(df)} rows; at least {MIN_ROWS} are needed to train")
+        _check_density_settings(self.config)
         df = df.reset_index(drop=True)
         self.schema_ = infer_schema(df, label, self.column_kinds, source)
         labels = df[label] if label is not None else pd.Series([None] * len(df))
@@ -164,8 +165,6 @@ class TabularGAN:
     def _fit_density(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
         """Summarise G's samples per class as a mixture and pick each class's bandwidth on held-out rows."""
         components = self.config.density_components
-        if components < 0:
-            raise GantoolsError(f"density_components must be 0 or more (got {components})")
         n = DENSITY_SAMPLES if components > 0 else PARZEN_SAMPLES
         rng = np.random.default_rng(self.config.seed + 1)
         matrix, _ = self._generate_matrix(np.full(len(self.classes_), n), rng, order_by_class=True)
@@ -176,7 +175,8 @@ class TabularGAN:
             for s in samples
         ]
         held = space(X_hold)
-        sigmas = [m.choose_bandwidth(held[y_hold == c]) for c, m in enumerate(mixtures)]
+        rule = self.config.density_bandwidth
+        sigmas = [m.choose_bandwidth(held[y_hold == c], rule) for c, m in enumerate(mixtures)]
         self._density = SampleDensity(mixtures, sigmas)
 
     def _raw_parts(
@@ -528,6 +528,15 @@ def _restore_labels(values: np.ndarray, dtype: str | None) -> pd.Series:
         return series.astype(dtype)
     except (TypeError, ValueError):
         return series
+
+
+def _check_density_settings(config: TrainConfig) -> None:
+    """Refuse bad density settings before training rather than after it."""
+    if config.density_components < 0:
+        raise GantoolsError(f"density_components must be 0 or more (got {config.density_components})")
+    if config.density_bandwidth not in BANDWIDTH_RULES:
+        choices = ", ".join(BANDWIDTH_RULES)
+        raise GantoolsError(f"density_bandwidth must be one of {choices} (got {config.density_bandwidth!r})")
 
 
 def _stratified_holdout(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

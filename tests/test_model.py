@@ -127,6 +127,13 @@ def test_too_few_rows_is_an_error(banknote):
         TabularGAN(tiny_config()).fit(banknote.head(5))
 
 
+def test_bad_density_settings_are_refused_before_training(banknote):
+    with pytest.raises(GantoolsError, match="density_bandwidth must be one of likelihood, one_se"):
+        TabularGAN(tiny_config(density_bandwidth="widest")).fit(banknote, label="class")
+    with pytest.raises(GantoolsError, match="density_components must be 0 or more"):
+        TabularGAN(tiny_config(density_components=-1)).fit(banknote, label="class")
+
+
 def test_empty_table_scores_to_an_empty_result(banknote_model, banknote):
     scored = banknote_model.score(banknote.head(0))
     assert len(scored) == 0 and "score" in scored.columns
