@@ -95,6 +95,40 @@ def test_scoring_space_restores_standardised_original_units():
     np.testing.assert_allclose(mapped.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
+def test_scoring_space_maps_every_column_as_its_own_inverse_quantile_map():
+    """All columns at once (knots padded to one length) give what each column's own map gives."""
+    import torch
+
+    from gantools.preprocessing import quantile_knots
+    from gantools.scoring_space import ScoringSpace
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(
+        {
+            "skewed": rng.lognormal(0, 1.5, 500),
+            "few_values": rng.integers(0, 4, 500).astype(float) ** 2,  # ties: flat segments, few knots
+            "normal": rng.normal(size=500),
+            "spiky": np.where(rng.random(500) < 0.5, 0, rng.exponential(3, 500)),
+        }
+    )
+    pre = _fit(df)
+    space = ScoringSpace(pre.params_, pre.blocks_, torch.device("cpu"))
+    Z = torch.as_tensor(rng.normal(scale=3.0, size=(2000, pre.n_features_out_)), dtype=torch.float32)
+    Z[:5] = torch.tensor([-40.0, 40.0, 0.0, 1e-7, -1e-7])[:, None]  # far outside the range, and at the centre
+    mapped = space(Z).numpy()
+    for block in pre.blocks_:
+        p = pre.params_[block.column]
+        if p["method"] != "quantile":
+            np.testing.assert_array_equal(mapped[:, block.start], Z[:, block.start].numpy())
+            continue
+        zp, fp = quantile_knots(p)
+        z = Z[:, block.start].double().numpy()
+        value = np.interp(z, zp, fp)
+        value = np.where(z > zp[-1], fp[-1] + (z - zp[-1]) * p["std"], value)
+        value = np.where(z < zp[0], fp[0] + (z - zp[0]) * p["std"], value)
+        np.testing.assert_allclose(mapped[:, block.start], (value - p["mean"]) / p["std"], rtol=1e-4, atol=1e-4)
+
+
 def test_nullable_integer_dtype_is_restored():
     df = pd.DataFrame(
         {"n": pd.array([1, 2, 3, 4, 5] * 4, dtype="Int64"), "m": pd.array([1, None, 3, 4] * 5, dtype="Int64")}
