@@ -171,7 +171,7 @@ class ScoreCalibration:
 
     def standardised_parts(self, parts: RawParts) -> np.ndarray:
         """(n, 3): reconstruction, discriminator and density parts, each standardised (0 typical)."""
-        rec_raw = (parts.per_column / np.asarray(self.column_scale)).sum(axis=1)
+        rec_raw = parts.per_column @ (1.0 / np.asarray(self.column_scale))
         rec = (rec_raw - self.reconstruction_center) / self.reconstruction_scale
         disc = (parts.feature_residual - self.discriminator_center) / self.discriminator_scale
         if parts.density is None:
