@@ -28,7 +28,9 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import sys
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -254,14 +256,29 @@ def main() -> None:
         results.append(rows)
         pd.DataFrame(rows).to_csv(partial, mode="a", header=not partial.exists(), index=False)
 
+    failed: list[str] = []  # a dataset that fails is reported; the others' results are still kept
+
+    def failure(dataset: str, error: BaseException) -> None:
+        failed.append(dataset)
+        print(f"{dataset}: FAILED: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        traceback.print_exception(error)
+
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
-            futures = [pool.submit(run_dataset, d, args.seeds, opts) for d in todo]
+            futures = {pool.submit(run_dataset, d, args.seeds, opts): d for d in todo}
             for future in as_completed(futures):
-                keep(future.result())
+                try:
+                    keep(future.result())
+                except Exception as error:  # noqa: BLE001 - reported, and the run goes on
+                    failure(futures[future], error)
     else:
         for d in todo:
-            keep(run_dataset(d, args.seeds, opts))
+            try:
+                keep(run_dataset(d, args.seeds, opts))
+            except Exception as error:  # noqa: BLE001 - reported, and the run goes on
+                failure(d, error)
+    if failed:
+        sys.exit(f"failed datasets: {', '.join(failed)} (the others are in {partial}; rerun with --resume)")
     table = pd.DataFrame([row for rows in results for row in rows])
     table["dataset"] = pd.Categorical(
         table["dataset"], [d for d in datasets if d in set(table["dataset"])], ordered=True

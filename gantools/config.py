@@ -65,8 +65,9 @@ class TrainConfig:
     # samples of G per class; 0: a plain Parzen window over 1,024 samples (models saved before).
     density_components: int = 256
     # How each class's kernel bandwidth σ is chosen on held-out rows (``Mixture.choose_bandwidth``):
-    # "one_se", the smoothest σ within one standard error of the likeliest; "likelihood", the likeliest.
-    density_bandwidth: str = "one_se"
+    # "likelihood", the likeliest; "one_se", the smoothest σ within one standard error of it (measured
+    # on the 13 anomaly sets: mean AUROC −0.001, Pima +0.012 but glass −0.019; anomaly_settings.md).
+    density_bandwidth: str = "likelihood"
     holdout: float = 0.2  # share of rows held out for validation and score calibration
     seed: int = 0
     device: str = "auto"

@@ -79,10 +79,11 @@ def raw_parts(
         x_hat_s = x_hat if space is None else space(x_hat)
         residual = _by_column((x_s - x_hat_s) ** 2, col_index, n_columns)
         per_col.append(residual.cpu())
-        rows = slice(None) if discriminator_rows is None else discriminator_rows(residual)
+        mask = None if discriminator_rows is None else discriminator_rows(residual)
+        rows = slice(None) if mask is None else mask  # None: D for every row
         feat_b = torch.full((len(x),), float("nan"), dtype=x.dtype, device=x.device)
         critic_b = feat_b.clone()
-        if discriminator_rows is None or bool(rows.any()):
+        if mask is None or bool(mask.any()):
             d_out, f_real = nets.discriminator(x[rows], y[rows])
             feat_b[rows] = ((f_real - nets.discriminator.features(x_hat[rows])) ** 2).mean(dim=1)
             critic_b[rows] = d_out

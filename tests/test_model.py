@@ -60,6 +60,12 @@ def test_scores_rank_forged_notes_above_genuine(banknote):
     assert (scored.loc[skipped.to_numpy(), "score_reconstruction"] <= model.calibration_.corroboration_margin).all()
     kept = ~skipped.to_numpy()
     np.testing.assert_allclose(fast["score_discriminator"][kept], scored["score_discriminator"][kept], rtol=1e-5)
+    # with D's part weighted (as weights tuned on labeled anomalies can be), every row needs D
+    cal = model.calibration_
+    cal.weight_reconstruction, cal.weight_discriminator, cal.weight_density = 0.3, 0.3, 0.4
+    weighted = model.score(test, all_parts=False)
+    assert weighted["score_discriminator"].notna().all()
+    np.testing.assert_allclose(weighted["score"], model.score(test)["score"], rtol=1e-6, atol=1e-6)
 
 
 def test_best_fitting_class_and_normal_class(banknote_model, banknote):
