@@ -119,11 +119,12 @@ class Mixture:
     def choose_bandwidth(self, holdout: torch.Tensor, rule: str = "likelihood") -> float:
         """The σ (from a fixed grid, in standardised units) chosen on held-out rows.
 
-        ``"likelihood"``: the σ under which held-out rows are most likely. ``"one_se"``: the largest σ
-        whose mean held-out log-likelihood is within one standard error of the best one (the one-standard-
-        error rule of Breiman et al. 1984: the smoothest estimate the held-out rows cannot tell from the
-        best). The likelihood rewards sharp densities near the bulk of the data, while ranking anomalies
-        depends on the density in the tails, where a smoother estimate is less noisy.
+        ``"likelihood"``: the σ under which held-out rows are most likely. ``"one_se"``: from the likeliest
+        σ, the larger ones in turn while their mean held-out log-likelihood stays within one standard error
+        of the best (the one-standard-error rule of Breiman et al. 1984: the smoothest estimate the
+        held-out rows cannot tell from the best). The likelihood rewards sharp densities near the bulk of
+        the data, while ranking anomalies depends on the tails, where a smoother estimate is less noisy
+        (measured: no better on average, ``benchmarks/results/anomaly_settings.md``).
         """
         if rule not in BANDWIDTH_RULES:
             raise ValueError(f"bandwidth rule must be one of {BANDWIDTH_RULES} (got {rule!r})")

@@ -17,9 +17,9 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 
 def _embedded_input(linear: nn.Linear, embed: nn.Embedding, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``linear(x) + embed(y)``. Outside training, when every row has the same class (how rows are scored:
-    against one class at a time), the class's embedding is folded into the bias: one pass less over the
-    (rows × width) activations."""
+    """``linear(x) + embed(y)``. Without gradients (scoring, sampling, the encoder's targets) and when every
+    row has the same class (how rows are scored: against one class at a time), the class's embedding is
+    folded into the bias: one pass less over the (rows × width) activations, equal up to float rounding."""
     if not torch.is_grad_enabled() and len(y) > 0 and bool((y == y[0]).all()):
         return F.linear(x, linear.weight, linear.bias + embed.weight[y[0]])
     return linear(x) + embed(y)
