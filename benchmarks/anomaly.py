@@ -114,6 +114,14 @@ def supervised_methods(seed: int) -> dict[str, Callable[[], object]]:
     }
 
 
+def _rows_or_zero(name: str) -> int:
+    """Rows of a dataset, for ordering; 0 if it cannot be read (its run then fails and is reported)."""
+    try:
+        return len(load_dataset(name)[0])
+    except Exception:  # noqa: BLE001 - reported by the run itself
+        return 0
+
+
 def _rows_per_s(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, target: int) -> float:
     data = np.resize(rows, (max(target, len(rows)), rows.shape[1])) if target > 0 else rows
     started = time.perf_counter()
@@ -249,7 +257,7 @@ def main() -> None:
         print("not run yet:", ", ".join(todo) or "none")
         todo = []
     # Largest first, so that the long ones do not end up last on one worker.
-    todo = sorted(todo, key=lambda d: -len(load_dataset(d)[0]))
+    todo = sorted(todo, key=lambda d: -_rows_or_zero(d))
     results = [done.to_dict("records")] if not done.empty else []
 
     def keep(rows: list[dict]) -> None:
