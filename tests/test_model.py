@@ -60,8 +60,14 @@ def test_scores_rank_forged_notes_above_genuine(banknote):
     assert (scored.loc[skipped.to_numpy(), "score_reconstruction"] <= model.calibration_.corroboration_margin).all()
     kept = ~skipped.to_numpy()
     np.testing.assert_allclose(fast["score_discriminator"][kept], scored["score_discriminator"][kept], rtol=1e-5)
-    # with D's part weighted (as weights tuned on labeled anomalies can be), every row needs D
+    # the corroboration term counts only evidence beyond 99% of held-out normal rows
     cal = model.calibration_
+    held = cal.standardised_parts(model._own_holdout[0])
+    agreed = np.fmin(held[:, 0], held[:, 1])
+    assert cal.corroboration_margin >= 2.0
+    assert (agreed > cal.corroboration_margin).mean() <= 0.01 + 1 / len(agreed)
+    assert cal.corroboration_margin == 2.0 or np.isclose(cal.corroboration_margin, np.quantile(agreed, 0.99), rtol=1e-5)
+    # with D's part weighted (as weights tuned on labeled anomalies can be), every row needs D
     cal.weight_reconstruction, cal.weight_discriminator, cal.weight_density = 0.3, 0.3, 0.4
     weighted = model.score(test, all_parts=False)
     assert weighted["score_discriminator"].notna().all()
