@@ -35,9 +35,10 @@ from gantools.training.trainer import build_networks
 MIN_ROWS = 10
 # (reconstruction, discriminator, density) and the corroboration weight. Without labels the score is G's
 # density plus 0.25 × how far *both* the reconstruction and the discriminator views put the record beyond
-# 99% of held-out normal rows (at least 2 robust σ; scoring.CORROBORATION_QUANTILE). Measured on 5 sets (benchmarks/results/anomaly_parts.md): density alone ranks best where G's
-# manifold fills the space (few columns), the network views where G leaks mass between modes (banknote:
-# density 0.81, reconstruction 1.00); a linear mix loses both ways, this rule keeps the best of each.
+# 99% of held-out normal rows (at least 2 robust σ; scoring.CORROBORATION_QUANTILE). Measured on 5 sets
+# (benchmarks/results/anomaly_parts.md): density alone ranks best where G's manifold fills the space (few
+# columns), the network views where G leaks mass between modes (banknote: density 0.81, reconstruction
+# 1.00); a linear mix loses both ways, this rule keeps the best of each.
 DEFAULT_WEIGHTS = (0.0, 0.0, 1.0)
 DEFAULT_CORROBORATION = 0.25
 DENSITY_SAMPLES = 16384  # samples of G per class that the density's mixture summarises
