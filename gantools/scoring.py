@@ -115,6 +115,11 @@ def _by_column(values: torch.Tensor, col_index: torch.Tensor, n_columns: int) ->
     )
 
 
+def _agreement(std: np.ndarray) -> np.ndarray:
+    """How unusual both network views find a record: min(reconstruction, discriminator), standardised."""
+    return np.fmin(std[..., 0], std[..., 1])
+
+
 def _robust_location_scale(values: np.ndarray) -> tuple[float, float]:
     q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
     scale = (q75 - q25) / 1.349
@@ -170,11 +175,11 @@ class ScoreCalibration:
         if parts.density is None:  # no density part: the two network views, equally
             return cls(column_scale.tolist(), rc, rs, dc, ds, 0.5, 0.5, "default")
         w_rec, w_disc, w_dens = weights
-        agreed = np.fmin((rec - rc) / rs, (parts.feature_residual - dc) / ds)
-        margin = max(MIN_CORROBORATION_MARGIN, float(np.quantile(agreed, CORROBORATION_QUANTILE)))
-        return cls(column_scale.tolist(), rc, rs, dc, ds, w_rec, w_disc, "default", density_center=gc,
-                   density_scale=gs, weight_density=w_dens, corroboration_weight=corroboration,
-                   corroboration_margin=margin)  # fmt: skip
+        cal = cls(column_scale.tolist(), rc, rs, dc, ds, w_rec, w_disc, "default", density_center=gc,
+                  density_scale=gs, weight_density=w_dens, corroboration_weight=corroboration)  # fmt: skip
+        agreed = _agreement(cal.standardised_parts(parts))
+        cal.corroboration_margin = max(MIN_CORROBORATION_MARGIN, float(np.quantile(agreed, CORROBORATION_QUANTILE)))
+        return cal
 
     @property
     def weights(self) -> tuple[float, float, float]:
@@ -205,8 +210,7 @@ class ScoreCalibration:
         if corroboration > 0:
             # fmin: D's part is NaN where it was skipped, which is only where the reconstruction part alone
             # keeps the term at 0 (see discriminator_rows).
-            agreed = np.fmin(std[..., 0], std[..., 1]) - self.corroboration_margin
-            total = total + corroboration * np.maximum(agreed, 0.0)
+            total = total + corroboration * np.maximum(_agreement(std) - self.corroboration_margin, 0.0)
         return total
 
     def discriminator_rows(self, per_column: torch.Tensor) -> torch.Tensor | None:
