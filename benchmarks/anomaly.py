@@ -34,6 +34,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -77,6 +78,7 @@ class Options:
     slow_throughput_rows: int
     only: list[str] | None
     threads: int
+    save_models: Path | None = None  # where each fitted gantools detector is saved (for re-scoring studies)
 
 
 def unsupervised_methods(opts: Options, seed: int) -> dict[str, Callable[[], object]]:
@@ -186,6 +188,8 @@ def run_dataset(name: str, seeds: int, opts: Options) -> list[dict]:
             record(method, seed, _metrics(truth, scores, scores > det.threshold_), fit_seconds, rate)
             if method == "gantools":
                 fitted_gantools = (det, fit_seconds)
+                if opts.save_models is not None:
+                    det.save(opts.save_models / f"{name}_seed{seed}")
 
         # A user with a few labeled anomalies: k of them join the fit rows, the rest stay in the test.
         labeled_order = rng.permutation(len(anomalies))
@@ -238,12 +242,18 @@ def main() -> None:
     parser.add_argument("--name", default=None, help="results file name (default: anomaly_<datasets>)")
     parser.add_argument("--resume", action="store_true", help="keep the datasets of an earlier stopped run")
     parser.add_argument("--summarise", action="store_true", help="with --resume: write the results of what is done")
+    parser.add_argument(
+        "--save-models",
+        type=Path,
+        default=None,
+        help="save each gantools fit here as <dataset>_seed<seed> (to study scoring without refitting)",
+    )
     args = parser.parse_args()
     datasets = ["banknote", *ADBENCH] if args.datasets == ["all"] else args.datasets
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     opts = Options(args.fpr, args.gan_epochs, args.gan_peers_max_rows, args.anogan_max_rows, args.anogan_seeds,
                    args.throughput_rows,
-                   args.slow_throughput_rows, args.methods, threads)  # fmt: skip
+                   args.slow_throughput_rows, args.methods, threads, args.save_models)  # fmt: skip
     started = time.perf_counter()
     name = args.name or "anomaly_" + "_".join(datasets if len(datasets) <= 2 else ["all"])
     # Each finished dataset is appended to <name>.partial.csv, so a long run that is stopped keeps what it

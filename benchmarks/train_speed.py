@@ -26,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--name", default="train_speed_banknote", help="results file name")
     args = parser.parse_args()
     exe = Path(sys.executable).with_name("gantools")
     rows = []
@@ -73,7 +74,7 @@ def main() -> None:
         "gan_rows_per_second = GAN steps x batch size / GAN seconds (rows seen by the critic per second)."
     )
     print(summary.to_string(index=False))
-    print("wrote", write_results("train_speed_banknote", table, summary, notes))
+    print("wrote", write_results(args.name, table, summary, notes))
 
 
 if __name__ == "__main__":

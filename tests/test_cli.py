@@ -128,24 +128,41 @@ def test_usage_errors_exit_2(workdir):
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_interrupted_training_leaves_a_usable_model(tmp_path, banknote, sig):
+    import os
     import signal
     import subprocess
+    import threading
     import time
 
     from conftest import gantools_exe
 
     banknote.to_csv(tmp_path / "notes.csv", index=False)
+    # Progress bars drawn as on a terminal, so that the test sees when the GAN phase has begun (a fixed wait
+    # was too short where starting CUDA took long: the signal then came before any step).
+    env = {**os.environ, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"}
     proc = subprocess.Popen(
-        [*gantools_exe(), "train", "notes.csv", "--label", "class", "--epochs", "100000", "--quiet"],
+        [*gantools_exe(), "train", "notes.csv", "--label", "class", "--epochs", "100000"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        env=env,
     )
-    time.sleep(15)  # well inside the (very long) GAN phase
+    drained: list[bytes] = []
+
+    def drain() -> None:
+        for chunk in iter(lambda: proc.stderr.read1(4096), b""):
+            drained.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 300
+    while b"Training GAN" not in b"".join(drained) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # some steps into the (very long) GAN phase
     proc.send_signal(getattr(signal, sig))
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 0, stderr
+    stdout = proc.communicate(timeout=300)[0].decode()
+    reader.join(timeout=10)
+    assert proc.returncode == 0, b"".join(drained).decode(errors="replace")[-2000:]
     assert "interrupted" in stdout
     result = run_cli("augment", "--n", "100", cwd=tmp_path, check=True)
     assert "Wrote 100 rows" in result.stdout

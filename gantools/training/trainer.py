@@ -152,7 +152,7 @@ def train_networks(
             loss_g.backward()
             opt_g.step()
             _ema_update(g_ema, g, config.ema_decay if step > 100 else 0.0)
-            if progress and (step % tick == 0 or step == gan_steps):
+            if progress and (step % tick == 0 or step in (1, gan_steps)):
                 progress("gan", step, gan_steps, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
             if selector is not None and step == 1 and g.gaussian_base:
                 selector.check(0, g_ema, d)  # the Gaussian G starts from competes too
@@ -266,7 +266,7 @@ def _train_encoder(
             loss.backward()
             opt_e.step()
             sched.step()
-            if progress and (step % tick == 0 or step == steps):
+            if progress and (step % tick == 0 or step in (1, steps)):
                 progress("encoder", step, steps, {"loss": loss.item()})
     except KeyboardInterrupt:
         nets.interrupted = True
