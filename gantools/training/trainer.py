@@ -61,9 +61,10 @@ class ClassBalancedSampler:
 
 
 def _ema_update(target: torch.nn.Module, source: torch.nn.Module, decay: float) -> None:
+    """``target ← decay · target + (1 − decay) · source``, all parameters in one fused call (on a GPU one
+    launch instead of one per tensor: training there is launch-bound, benchmarks/results/gpu_h100.md)."""
     with torch.no_grad():
-        for p_t, p_s in zip(target.parameters(), source.parameters()):
-            p_t.lerp_(p_s, 1.0 - decay)
+        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), 1.0 - decay)
         for b_t, b_s in zip(target.buffers(), source.buffers()):
             b_t.copy_(b_s)
 
