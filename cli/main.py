@@ -317,6 +317,16 @@ def info(
         f"reconstruction {w['reconstruction']:.3g}, discriminator {w['discriminator']:.3g}, "
         f"density {w['density']:.3g} ({w['source']})",
     )
+    corr = details["scoring"]["corroboration"]
+    if corr["weight"] > 0:
+        summary.add_row(
+            "corroboration",
+            f"+{corr['weight']:.3g} x (min(reconstruction, discriminator) - {corr['margin']:.3g}) where positive "
+            "(margin: held-out 99th percentile)",
+        )
+    if details["scoring"]["density_bandwidths"]:
+        bands = ", ".join(f"{c}: {s:g}" for c, s in details["scoring"]["density_bandwidths"].items())
+        summary.add_row("density bandwidth (per class)", bands)
     summary.add_row("threshold at fpr 0.01", f"{details['scoring']['threshold_fpr_0.01']:.3f}")
     summary.add_row("gantools version", str(details.get("gantools_version", __version__)))
     out_console.print(summary)

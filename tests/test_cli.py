@@ -81,6 +81,9 @@ def test_info_describes_the_model(workdir):
     assert "variance" in result.stdout and "threshold at fpr 0.01" in result.stdout
     as_json = run_cli("info", "--json", cwd=workdir, check=True)
     assert '"label": "class"' in as_json.stdout
+    scoring = json.loads(as_json.stdout)["scoring"]
+    assert scoring["corroboration"]["margin"] >= 2.0 and scoring["corroboration"]["weight"] > 0
+    assert set(scoring["density_bandwidths"]) == {"0", "1"} and "corroboration" in result.stdout
 
 
 def _assert_one_line_error(result, *fragments):
