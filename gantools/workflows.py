@@ -260,11 +260,8 @@ def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
             },
             # + weight · max(min(reconstruction, discriminator) − margin, 0): the margin is the held-out
             # rows' 99th percentile of that minimum; a large one (an undertrained model) rarely fires
-            "corroboration": {
-                "weight": cal.get("corroboration_weight", 0.0),
-                "margin": cal.get("corroboration_margin"),
-            },
-            "density_bandwidths": dict(zip(map(str, model.classes_), cal.get("density_sigmas", []))),
+            "corroboration": {"weight": cal["corroboration_weight"], "margin": cal["corroboration_margin"]},
+            "density_bandwidths": dict(zip(map(str, model.classes_), cal["density_sigmas"])),
             "threshold_fpr_0.01": model.calibration_.threshold(0.01),
             "holdout_rows": len(cal["holdout_scores"]),
         },
