@@ -2,12 +2,21 @@
 
 Acceptance 3 of the anomaly issue compares scoring rows/s on the same data and CPU. `anomaly.py` records
 one cold call per fit while other fits run beside it; this script measures in one quiet process, one
-thread, each method's best of ``--repeats`` calls of ``decision_function`` on the test rows of the seed-0
-split (`anomaly.py`'s protocol) repeated to ``--rows`` rows. Scoring cost hardly depends on how long G was
-trained (only the share of rows that reach D's part does), so gantools is fitted for ``--epochs`` passes
-over the data, with the default networks, density and calibration.
+thread, each method's best of ``--repeats`` calls of ``decision_function`` on the seed-0 split of
+`anomaly.py`'s protocol, on two streams of ``--rows`` rows each:
 
-    python benchmarks/score_speed.py                     # the 13 sets
+- ``test``: the protocol's test rows (40% of the normal rows plus every anomaly), repeated;
+- ``normal``: the held-out normal rows alone, repeated: what a stream of mostly normal records costs.
+
+gantools' cost depends on how many rows pass the density gate (only those need E, G and D), which
+depends on how well G was trained, so gantools is fitted at its default length. The fits run first,
+``--jobs`` at a time (one thread each, saved to a temporary folder); timing starts after all of them,
+with nothing else running. ``--epochs`` shortens the fits (a smoke test only: the gate then passes a
+different share of rows). ``--models DIR`` skips the fits and loads the seed-0 fits that
+`anomaly.py --save-models DIR` kept (``DIR/<set>_seed0``: the same split and settings).
+
+    python benchmarks/score_speed.py --jobs 2                  # the 13 sets
+    python benchmarks/score_speed.py --models DIR              # with anomaly.py's saved fits
     python benchmarks/score_speed.py --datasets banknote 6_cardio
 """
 
@@ -15,7 +24,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,33 +48,67 @@ def best_rate(score, data: np.ndarray, repeats: int) -> tuple[float, float]:
     return len(data) / times[0], len(data) / min(times)
 
 
-def run(name: str, rows: int, repeats: int, epochs: int) -> list[dict]:
-    from pyod.models.iforest import IForest
-    from pyod.models.knn import KNN
-    from sklearn.preprocessing import StandardScaler
+@dataclass
+class Split:
+    fit_rows: np.ndarray
+    test: np.ndarray  # held-out normal rows, then every anomaly
+    n_normal: int  # how many of ``test``'s rows are normal
 
-    from gantools import GANAnomalyDetector
+
+def split(name: str) -> Split:
+    """The seed-0 split of anomaly.py's protocol, standardised on the fitted rows."""
+    from sklearn.preprocessing import StandardScaler
 
     X, y = load_dataset(name)
     normal, anomalies = X[y == 0], X[y == 1]
     order = np.random.default_rng(0).permutation(len(normal))
     cut = int(0.6 * len(normal))
     scaler = StandardScaler().fit(normal[order[:cut]])
-    fit_rows = scaler.transform(normal[order[:cut]])
     test = scaler.transform(np.vstack([normal[order[cut:]], anomalies]))
-    data = np.resize(test, (max(rows, len(test)), test.shape[1]))
+    return Split(scaler.transform(normal[order[:cut]]), test, len(normal) - cut)
+
+
+def fit_gantools(name: str, epochs: int | None, folder: str) -> str:
+    """Fit the default detector on ``name``'s split (one thread) and save it; returns the model folder."""
+    import torch
+
+    from gantools import GANAnomalyDetector
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    det = GANAnomalyDetector(contamination=0.05, random_state=0, epochs=epochs).fit(split(name).fit_rows)
+    path = det.save(Path(folder) / name)
+    print(f"{name:14s} gantools fitted in {time.perf_counter() - started:.0f} s", flush=True)
+    return str(path)
+
+
+def run(name: str, rows: int, repeats: int, model: str, device: str) -> list[dict]:
+    from pyod.models.iforest import IForest
+    from pyod.models.knn import KNN
+
+    from gantools import GANAnomalyDetector
+
+    data = split(name)
+    streams = {
+        "test": np.resize(data.test, (max(rows, len(data.test)), data.test.shape[1])),
+        "normal": np.resize(data.test[: data.n_normal], (rows, data.test.shape[1])),
+    }
     methods = {
-        "gantools": GANAnomalyDetector(contamination=0.05, random_state=0, epochs=epochs),
-        "IsolationForest": IForest(contamination=0.05, random_state=0),
-        "KNN": KNN(contamination=0.05),
+        "gantools": GANAnomalyDetector.load(model, contamination=0.05, device=device),
+        "IsolationForest": IForest(contamination=0.05, random_state=0).fit(data.fit_rows),
+        "KNN": KNN(contamination=0.05).fit(data.fit_rows),
     }
     out = []
-    for method, det in methods.items():
-        det.fit(fit_rows)
-        first, best = best_rate(det.decision_function, data, repeats)
-        out.append({"dataset": name, "columns": test.shape[1], "method": method, "first_rows_per_s": first,
-                    "best_rows_per_s": best})  # fmt: skip
-        print(f"{name:14s} {method:16s} first {first:10.0f} best {best:10.0f} rows/s", flush=True)
+    for stream, rows_of in streams.items():
+        for method, det in methods.items():
+            first, best = best_rate(det.decision_function, rows_of, repeats)
+            row = {"dataset": name, "columns": data.test.shape[1], "stream": stream, "method": method,
+                   "first_rows_per_s": first, "best_rows_per_s": best}  # fmt: skip
+            if method == "gantools":  # share of the rows that passed the density gate (needed E and G)
+                parts = det.model_.score(det._frame(rows_of), all_parts=False)
+                row["network_share"] = float(parts["score_reconstruction"].notna().mean())
+            out.append(row)
+            print(f"{name:14s} {stream:7s} {method:16s} first {first:10.0f} best {best:10.0f} rows/s", flush=True)
     return out
 
 
@@ -71,21 +117,48 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["banknote", *ADBENCH])
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=2, help="gantools training passes (cost does not depend on it)")
+    parser.add_argument("--epochs", type=int, default=None, help="gantools training passes (default: its own)")
+    parser.add_argument("--jobs", type=int, default=1, help="gantools fits at a time (before any timing)")
+    parser.add_argument("--models", type=Path, help="folder of anomaly.py --save-models fits: no fitting here")
+    parser.add_argument("--device", default="cpu", help="where gantools scores (the others: the CPU)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads while timing")
     parser.add_argument("--name", default="score_speed")
     args = parser.parse_args()
     import torch
 
-    torch.set_num_threads(1)
-    table = pd.DataFrame([r for name in args.datasets for r in run(name, args.rows, args.repeats, args.epochs)])
-    best = table.pivot(index="dataset", columns="method", values="best_rows_per_s")
-    best["gantools / IsolationForest"] = best["gantools"] / best["IsolationForest"]
-    best["gantools / KNN"] = best["gantools"] / best["KNN"]
+    with tempfile.TemporaryDirectory() as folder:
+        if args.models is not None:
+            models = {name: str(args.models / f"{name}_seed0") for name in args.datasets}
+        else:
+            with ProcessPoolExecutor(args.jobs) as pool:
+                fitted = pool.map(fit_gantools, args.datasets, [args.epochs] * len(args.datasets),
+                                  [folder] * len(args.datasets))  # fmt: skip
+                models = dict(zip(args.datasets, fitted))
+        torch.set_num_threads(args.threads)
+        table = pd.DataFrame(
+            [r for name in args.datasets for r in run(name, args.rows, args.repeats, models[name], args.device)]
+        )
+    parts = []
+    for stream, rows in table.groupby("stream", sort=False):
+        best = rows.pivot(index="dataset", columns="method", values="best_rows_per_s")
+        best["gantools / IsolationForest"] = best["gantools"] / best["IsolationForest"]
+        best["gantools / KNN"] = best["gantools"] / best["KNN"]
+        best["gantools network share"] = rows[rows.method == "gantools"].set_index("dataset")["network_share"]
+        best.insert(0, "stream", stream)
+        parts.append(best.reset_index())
+    summary = pd.concat(parts, ignore_index=True)
     columns = table.drop_duplicates("dataset").set_index("dataset")["columns"]
-    summary = best.join(columns).reset_index()
-    median = {"dataset": "median", **{c: summary[c].median() for c in summary.columns if c != "dataset"}}
-    summary = pd.concat([summary, pd.DataFrame([median])], ignore_index=True)
-    path = write_results(args.name, table, summary, "Best of the repeated calls, rows/s, one thread.")
+    summary["columns"] = summary["dataset"].map(columns)
+    medians = [
+        {"dataset": "median", "stream": stream, **g.drop(columns=["dataset", "stream"]).median().to_dict()}
+        for stream, g in summary.groupby("stream", sort=False)
+    ]
+    summary = pd.concat([summary, pd.DataFrame(medians)], ignore_index=True)
+    notes = (
+        f"Best of the repeated calls, rows/s, {args.threads} torch thread(s), gantools on {args.device}. "
+        "network share: rows that passed the density gate."
+    )
+    path = write_results(args.name, table, summary, notes)
     print(summary.round(3).to_string(index=False))
     print(f"written: {path}")
 

@@ -322,7 +322,8 @@ def info(
         summary.add_row(
             "corroboration",
             f"+{corr['weight']:.3g} x (min(reconstruction, discriminator) - {corr['margin']:.3g}) where positive "
-            "(margin: held-out 99th percentile)",
+            "(margin: held-out 99th percentile)"
+            + ("" if corr["density_gate"] is None else f" and density > {corr['density_gate']:.3g} (its 90th)"),
         )
     if details["scoring"]["density_bandwidths"]:
         bands = ", ".join(f"{c}: {s:g}" for c, s in details["scoring"]["density_bandwidths"].items())

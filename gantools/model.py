@@ -201,6 +201,7 @@ class TabularGAN:
             networks=networks,
             explain=explain,
             discriminator_rows=None if all_parts else self.calibration_.discriminator_rows,
+            network_rows=None if all_parts else self.calibration_.network_rows,
         )
 
     def _calibrate(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:

@@ -83,6 +83,7 @@ def test_info_describes_the_model(workdir):
     assert '"label": "class"' in as_json.stdout
     scoring = json.loads(as_json.stdout)["scoring"]
     assert scoring["corroboration"]["margin"] >= 2.0 and scoring["corroboration"]["weight"] > 0
+    assert isinstance(scoring["corroboration"]["density_gate"], float)
     assert set(scoring["density_bandwidths"]) == {"0", "1"} and "corroboration" in result.stdout
 
 

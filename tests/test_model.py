@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import tiny_config
 from sklearn.metrics import roc_auc_score
 
@@ -55,14 +56,20 @@ def test_scores_rank_forged_notes_above_genuine(banknote):
     # only the parts the score depends on: the same scores, D's part left out where it cannot count
     fast = model.score(test, all_parts=False)
     np.testing.assert_allclose(fast["score"], scored["score"], rtol=1e-6, atol=1e-6)
-    skipped = fast["score_discriminator"].isna()
-    assert 0 < skipped.sum() < len(test)
-    assert (scored.loc[skipped.to_numpy(), "score_reconstruction"] <= model.calibration_.corroboration_margin).all()
-    kept = ~skipped.to_numpy()
-    np.testing.assert_allclose(fast["score_discriminator"][kept], scored["score_discriminator"][kept], rtol=1e-5)
-    # the corroboration term counts only evidence beyond 99% of held-out normal rows
     cal = model.calibration_
+    skipped = fast["score_discriminator"].isna().to_numpy()
+    assert 0 < skipped.sum() < len(test)
+    below_margin = scored["score_reconstruction"].to_numpy() <= cal.corroboration_margin
+    below_gate = scored["score_density"].to_numpy() <= cal.corroboration_gate
+    assert (below_margin | below_gate)[skipped].all()
+    kept = ~skipped
+    np.testing.assert_allclose(fast["score_discriminator"][kept], scored["score_discriminator"][kept], rtol=1e-5)
+    # E and G only where the density part passes the gate (the held-out rows' 90th percentile)
+    no_networks = fast["score_reconstruction"].isna().to_numpy()
+    assert no_networks.any() and below_gate[no_networks].all()
     held = cal.standardised_parts(model._own_holdout[0])
+    assert cal.corroboration_gate == pytest.approx(np.quantile(held[:, 2], 0.9))
+    # the corroboration term counts only evidence beyond 99% of held-out normal rows
     agreed = np.fmin(held[:, 0], held[:, 1])
     assert cal.corroboration_margin >= 2.0
     assert (agreed > cal.corroboration_margin).mean() <= 0.01 + 1 / len(agreed)
@@ -156,3 +163,22 @@ def test_text_in_a_numeric_column_is_an_error_not_a_missing_value(banknote_model
     rows.loc[2, "skewness"] = "n/a?"
     with pytest.raises(GantoolsError, match=r"column 'skewness' in suspect.csv is numeric in the model but row 2"):
         banknote_model.score(rows, source="suspect.csv")
+
+
+def test_corroboration_counts_only_past_the_density_gate():
+    from gantools.scoring import ScoreCalibration
+
+    cal = ScoreCalibration([1.0], 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, weight_density=1.0, corroboration_weight=0.5)
+    cal.corroboration_margin, cal.corroboration_gate = 2.0, 1.5
+    # (reconstruction, discriminator, density): both network parts 6 (4 past the margin)
+    std = np.array([[6.0, 6.0, 1.0], [6.0, 6.0, 2.0], [np.nan, np.nan, 1.0], [1.0, np.nan, 3.0]])
+    np.testing.assert_allclose(cal.combine(std, cal.weights, 0.5), [1.0, 2.0 + 0.5 * 4.0, 1.0, 3.0])
+    # models saved before the gate: the term counts everywhere
+    cal.corroboration_gate = None
+    np.testing.assert_allclose(cal.combine(std[:2], cal.weights, 0.5), [3.0, 4.0])
+    # which rows need the networks, from the raw density part (centre 0, scale 1 here)
+    cal.corroboration_gate = 1.5
+    mask = cal.network_rows(torch.tensor([1.0, 1.6, 3.0]))
+    assert mask.tolist() == [False, True, True]
+    cal.weight_reconstruction = 0.2  # a weighted network part: every row
+    assert cal.network_rows(torch.tensor([1.0])) is None
