@@ -27,7 +27,7 @@ from gantools.density import BANDWIDTH_RULES, Mixture, SampleDensity
 from gantools.errors import GantoolsError
 from gantools.preprocessing import TabularPreprocessor
 from gantools.progress import training_progress
-from gantools.scoring import RawParts, ScoreCalibration, raw_parts
+from gantools.scoring import RawParts, Records, ScoreCalibration, raw_parts
 from gantools.scoring_space import ScoringSpace
 from gantools.training import Networks, resolve_device, train_networks
 from gantools.training.trainer import build_networks
@@ -180,9 +180,30 @@ class TabularGAN:
         sigmas = [m.choose_bandwidth(held[y_hold == c], rule) for c, m in enumerate(mixtures)]
         self._density = SampleDensity(mixtures, sigmas)
 
+    def _records(self, df: pd.DataFrame, lazy: bool) -> Records | torch.Tensor:
+        """The rows of ``df`` for ``raw_parts``: in the scoring space directly, encoded for the networks
+        when asked (``lazy``: only the rows asked for; else all rows, once)."""
+        space = self._scoring_space()
+        if space is None:
+            return torch.as_tensor(self.preprocessor_.transform(df), device=self.device_)
+        if getattr(self, "_missing_fill", None) is None:  # where a missing value's encoding maps to
+            zeros = torch.zeros(1, self.preprocessor_.n_features_out_, device=self.device_)
+            self._missing_fill = space(zeros)[0].cpu().numpy()
+        space_rows = torch.as_tensor(self.preprocessor_.transform_standardised(df, self._missing_fill))
+
+        def encode(frame: pd.DataFrame) -> torch.Tensor:
+            return torch.as_tensor(self.preprocessor_.transform(frame), device=self.device_)
+
+        if lazy:
+            preprocessed = lambda index: encode(df.iloc[index.cpu().numpy()])  # noqa: E731
+        else:
+            everything = encode(df)
+            preprocessed = everything.__getitem__
+        return Records(space_rows.to(self.device_), preprocessed)
+
     def _raw_parts(
         self,
-        X: torch.Tensor,
+        X: torch.Tensor | Records,
         classes: torch.Tensor,
         networks: bool = True,
         explain: bool = False,
@@ -284,12 +305,12 @@ class TabularGAN:
         return self
 
     def _score_matrix(
-        self, X: torch.Tensor, networks: bool = True, explain: bool = False, all_parts: bool = True
+        self, X: torch.Tensor | Records, networks: bool = True, explain: bool = False, all_parts: bool = True
     ) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]], list[RawParts]]:
         """Scores of every row against every class: (n, n_classes), plus the parts per class."""
         totals, parts, raws = [], [], []
         for i in range(len(self.classes_)):
-            cls = torch.full((len(X),), i, dtype=torch.long, device=X.device)
+            cls = torch.full((len(X),), i, dtype=torch.long, device=self.device_)
             raw = self._raw_parts(X, cls, networks, explain, all_parts)
             standardised = self.calibration_.standardise(raw)
             totals.append(standardised[0])
@@ -385,9 +406,11 @@ class TabularGAN:
         self._check_fitted()
         self.check_score_options(normal_class, fpr)
         self.schema_.check_columns(df, source)
-        X = torch.as_tensor(self.preprocessor_.transform(df[self.schema_.names]), device=self.device_)
         keys = [class_key(c) for c in self.classes_]
         networks = all_parts or self.calibration_.needs_networks or getattr(self, "_density", None) is None
+        # networks for only some rows (past the density gate) of one class: encode just those rows for them
+        lazy = not all_parts and (normal_class is not None or len(self.classes_) == 1)
+        X = self._records(df[self.schema_.names], lazy)
         explain_density = explain > 0 and getattr(self, "_density", None) is not None
         if normal_class is not None:
             only = keys.index(class_key(normal_class))

@@ -160,6 +160,19 @@ class TabularPreprocessor:
     # ------------------------------------------------------------ transform
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Encode ``df`` (its feature columns, by name) as a float32 matrix."""
+        return self._encode(df, None)
+
+    def transform_standardised(self, df: pd.DataFrame, missing_fill: np.ndarray) -> np.ndarray:
+        """``transform``, but quantile-mapped columns in standardised original units, ``(v − mean) / std``.
+
+        What ``scoring_space.ScoringSpace`` makes of ``transform``'s output (its inverse map undoes the
+        quantile map exactly, extrapolation included) without the round trip: the scorer's view of a
+        record. Missing values of those columns get ``missing_fill`` at their slot (where the encoded
+        centre maps to). Columns of one distinct value keep their quantile encoding, as the space does.
+        """
+        return self._encode(df, missing_fill)
+
+    def _encode(self, df: pd.DataFrame, standardised_fill: np.ndarray | None) -> np.ndarray:
         out = np.zeros((len(df), self.n_features_out_), dtype=np.float32)
         blocks = iter(self.blocks_)
         for spec, params in zip(self.schema.columns, self.params_):
@@ -168,12 +181,17 @@ class TabularPreprocessor:
             if params["type"] == "numeric":
                 values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
                 missing = ~np.isfinite(values)
-                out[:, block.start] = self._numeric_forward(np.where(missing, np.nan, values), params)
+                direct = standardised_fill is not None and params["method"] == "quantile" and len(params["values"]) > 1
+                if direct:
+                    out[:, block.start] = (values - params["mean"]) / params["std"]
+                    out[missing, block.start] = standardised_fill[block.start]
+                else:
+                    out[:, block.start] = self._numeric_forward(np.where(missing, np.nan, values), params)
                 if params["has_missing"]:
                     ind = next(blocks)
                     out[:, ind.start] = ~missing
                     out[:, ind.start + 1] = missing
-                else:
+                elif not direct:
                     # Missing where training had none: encode at the centre; the scorer sees no residual
                     # here, so missing values never raise an alarm on their own.
                     out[missing, block.start] = 0.0

@@ -50,10 +50,26 @@ class RawParts:
     density_per_column: np.ndarray | None = None  # (n, n_columns) squared gap to G's nearby samples
 
 
+@dataclass
+class Records:
+    """Rows to score, given two ways: as the scorer measures them and, on demand, as the networks see them.
+
+    ``space_rows``: every row in the scoring space (``Preprocessor.transform_standardised``: no quantile
+    round trip); ``preprocessed(index)``: the networks' encoding of the rows at ``index``, only asked for
+    the rows that need E, G and D (past the density gate), so the rest are never quantile-mapped.
+    """
+
+    space_rows: torch.Tensor
+    preprocessed: Callable[[torch.Tensor], torch.Tensor]
+
+    def __len__(self) -> int:
+        return len(self.space_rows)
+
+
 @torch.no_grad()
 def raw_parts(
     nets: Networks,
-    X: torch.Tensor,
+    X: torch.Tensor | Records,
     classes: torch.Tensor,
     feature_column_index: np.ndarray,
     n_columns: int,
@@ -68,51 +84,55 @@ def raw_parts(
 ) -> RawParts:
     """Reconstruct each row through E and G and measure the residuals (and G's density), in batches.
 
-    ``space`` maps rows to where the reconstruction residual and the density are measured (see
-    ``scoring_space``). ``networks=False`` skips E, G and D (their parts come back as NaN): for callers
-    that only need the density part. ``explain`` adds the density part's per-column gaps.
-    ``discriminator_rows`` maps the per-column reconstruction residuals of a batch to the rows whose
-    score can depend on D (``ScoreCalibration.discriminator_rows``); D's parts of the others are NaN.
-    ``network_rows`` maps the density part (−log p_G) of a batch to the rows whose score can depend on E,
-    G and D at all (``ScoreCalibration.network_rows``; None: every row); their parts of the others are NaN.
+    ``X``: preprocessed rows, or ``Records``. ``space`` maps preprocessed rows to where the reconstruction
+    residual and the density are measured (see ``scoring_space``). ``networks=False`` skips E, G and D
+    (their parts come back as NaN): for callers that only need the density part. ``explain`` adds the
+    density part's per-column gaps. ``discriminator_rows`` maps the per-column reconstruction residuals
+    of a batch to the rows whose score can depend on D (``ScoreCalibration.discriminator_rows``); D's
+    parts of the others are NaN. ``network_rows`` maps the density part (−log p_G) to the rows whose
+    score can depend on E, G and D at all (``ScoreCalibration.network_rows``; None: every row); their
+    parts of the others are NaN. The density comes first, for every row; then the networks, for the rows
+    that need them.
     """
     n = len(X)
-    col_index = torch.as_tensor(feature_column_index, device=X.device)
-    per_col, feat, critic, dens, dens_col = [], [], [], [], []
-    for start in range(0, n, batch_size):
-        x = X[start : start + batch_size]
-        y = classes[start : start + batch_size]
-        x_s = x if space is None else space(x)
-        need = None
-        if density is not None:
-            value, residual = density(x_s, y, explain=explain)
-            dens.append(value.cpu())
+    device = classes.device
+
+    def space_rows(index: slice | torch.Tensor) -> torch.Tensor:
+        if isinstance(X, Records):
+            return X.space_rows[index]
+        return X[index] if space is None else space(X[index])
+
+    col_index = torch.as_tensor(feature_column_index, device=device)
+    dens, dens_col = [], []
+    if density is not None:
+        for start in range(0, n, batch_size):
+            rows = slice(start, start + batch_size)
+            value, residual = density(space_rows(rows), classes[rows], explain=explain)
+            dens.append(value)
             if residual is not None:
                 dens_col.append(_by_column(residual, col_index, n_columns).cpu())
-            need = None if network_rows is None else network_rows(value)
-        if not networks:
-            continue
-        if need is None:  # every row
-            parts = _network_parts(nets, x, y, x_s, col_index, n_columns, cat_slices, space, discriminator_rows)
-        else:
-            idx = need.nonzero().squeeze(1)
-            some = _network_parts(nets, x[idx], y[idx], x_s[idx], col_index, n_columns, cat_slices, space,
-                                  discriminator_rows)  # fmt: skip
-            parts = (x.new_full((len(x), n_columns), float("nan")), x.new_full((len(x),), float("nan")),
-                     x.new_full((len(x),), float("nan")))  # fmt: skip
-            for full, part in zip(parts, some):
-                full[idx] = part
-        per_col.append(parts[0].cpu())
-        feat.append(parts[1].cpu())
-        critic.append(parts[2].cpu())
+    dens_value = torch.cat(dens) if dens else None
 
     def joined(chunks: list[torch.Tensor], shape: tuple[int, ...]) -> np.ndarray:
-        return torch.cat(chunks).numpy().astype(np.float64) if chunks else np.zeros(shape)
+        return torch.cat(chunks).cpu().numpy().astype(np.float64) if chunks else np.zeros(shape)
 
+    rec, fr, cr = np.full((n, n_columns), np.nan), np.full(n, np.nan), np.full(n, np.nan)
     if networks:
-        rec, fr, cr = joined(per_col, (0, n_columns)), joined(feat, (0,)), joined(critic, (0,))
-    else:
-        rec, fr, cr = np.full((n, n_columns), np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        need = None if network_rows is None or dens_value is None else network_rows(dens_value)
+        index = torch.arange(n, device=device) if need is None else need.nonzero().squeeze(1)
+        x_all = X.preprocessed(index) if isinstance(X, Records) else X[index]
+        per_col, feat, critic = [], [], []
+        for start in range(0, len(index), batch_size):
+            rows = index[start : start + batch_size]
+            x, y = x_all[start : start + batch_size], classes[rows]
+            x_s = X.space_rows[rows] if isinstance(X, Records) else (x if space is None else space(x))
+            for out, part in zip((per_col, feat, critic), _network_parts(
+                nets, x, y, x_s, col_index, n_columns, cat_slices, space, discriminator_rows
+            )):  # fmt: skip
+                out.append(part)
+        picked = index.cpu().numpy()
+        rec[picked] = joined(per_col, (0, n_columns))
+        fr[picked], cr[picked] = joined(feat, (0,)), joined(critic, (0,))
     if density is None:
         return RawParts(rec, fr, cr)
     return RawParts(rec, fr, cr, joined(dens, (0,)), joined(dens_col, (0, n_columns)) if explain else None)
