@@ -323,7 +323,8 @@ def info(
             "corroboration",
             f"+{corr['weight']:.3g} x (min(reconstruction, discriminator) - {corr['margin']:.3g}) where positive "
             "(margin: held-out 99th percentile)"
-            + ("" if corr["density_gate"] is None else f" and density > {corr['density_gate']:.3g} (its 90th)"),
+            + ("" if corr["density_gate"] is None else f", for density > {corr['density_gate']:.3g} (its 90th)")
+            + ("" if corr["density_ceiling"] is None else f", lifting to {corr['density_ceiling']:.3g} at most"),
         )
     if details["scoring"]["density_bandwidths"]:
         bands = ", ".join(f"{c}: {s:g}" for c, s in details["scoring"]["density_bandwidths"].items())

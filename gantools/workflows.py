@@ -259,13 +259,14 @@ def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
                 "source": cal["weights_source"],
             },
             # + weight · max(min(reconstruction, discriminator) − margin, 0) where the density part exceeds
-            # the gate: the margin is the held-out rows' 99th percentile of that minimum (a large one, an
-            # undertrained model, rarely fires), the gate their 90th percentile of the density part
-            # (None in models saved before it: no gate)
+            # the gate and up to the ceiling: the margin is the held-out rows' 99th percentile of that
+            # minimum (a large one, an undertrained model, rarely fires), the gate their 90th percentile of
+            # the density part, the ceiling its maximum (None in models saved before them)
             "corroboration": {
                 "weight": cal["corroboration_weight"],
                 "margin": cal["corroboration_margin"],
                 "density_gate": cal.get("corroboration_gate"),
+                "density_ceiling": cal.get("corroboration_ceiling"),
             },
             "density_bandwidths": dict(zip(map(str, model.classes_), cal["density_sigmas"])),
             "threshold_fpr_0.01": model.calibration_.threshold(0.01),

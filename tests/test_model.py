@@ -60,7 +60,8 @@ def test_scores_rank_forged_notes_above_genuine(banknote):
     skipped = fast["score_discriminator"].isna().to_numpy()
     assert 0 < skipped.sum() < len(test)
     below_margin = scored["score_reconstruction"].to_numpy() <= cal.corroboration_margin
-    below_gate = scored["score_density"].to_numpy() <= cal.corroboration_gate
+    density = scored["score_density"].to_numpy()
+    below_gate = (density <= cal.corroboration_gate) | (density > cal.corroboration_ceiling)
     assert (below_margin | below_gate)[skipped].all()
     kept = ~skipped
     np.testing.assert_allclose(fast["score_discriminator"][kept], scored["score_discriminator"][kept], rtol=1e-5)
@@ -69,6 +70,7 @@ def test_scores_rank_forged_notes_above_genuine(banknote):
     assert no_networks.any() and below_gate[no_networks].all()
     held = cal.standardised_parts(model._own_holdout[0])
     assert cal.corroboration_gate == pytest.approx(np.quantile(held[:, 2], 0.9))
+    assert cal.corroboration_ceiling == pytest.approx(held[:, 2].max())
     # the corroboration term counts only evidence beyond 99% of held-out normal rows
     agreed = np.fmin(held[:, 0], held[:, 1])
     assert cal.corroboration_margin >= 2.0
@@ -169,16 +171,19 @@ def test_corroboration_counts_only_past_the_density_gate():
     from gantools.scoring import ScoreCalibration
 
     cal = ScoreCalibration([1.0], 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, weight_density=1.0, corroboration_weight=0.5)
-    cal.corroboration_margin, cal.corroboration_gate = 2.0, 1.5
-    # (reconstruction, discriminator, density): both network parts 6 (4 past the margin)
-    std = np.array([[6.0, 6.0, 1.0], [6.0, 6.0, 2.0], [np.nan, np.nan, 1.0], [1.0, np.nan, 3.0]])
-    np.testing.assert_allclose(cal.combine(std, cal.weights, 0.5), [1.0, 2.0 + 0.5 * 4.0, 1.0, 3.0])
-    # models saved before the gate: the term counts everywhere
-    cal.corroboration_gate = None
+    cal.corroboration_margin, cal.corroboration_gate, cal.corroboration_ceiling = 2.0, 1.5, 5.0
+    # (reconstruction, discriminator, density): both network parts 6 (4 past the margin) in the first rows
+    std = np.array([[6.0, 6.0, 1.0], [6.0, 6.0, 2.0], [np.nan, np.nan, 1.0], [1.0, np.nan, 3.0], [6.0, 6.0, 4.5],
+                    [6.0, 6.0, 5.5], [np.nan, np.nan, 6.0]])  # fmt: skip
+    # below the gate: density alone; in the band: lifted, at most to the ceiling; past it: density alone
+    expected = [1.0, 2.0 + 0.5 * 4.0, 1.0, 3.0, 5.0, 5.5, 6.0]
+    np.testing.assert_allclose(cal.combine(std, cal.weights, 0.5), expected)
+    # models saved before the gate and the ceiling: the term counts everywhere
+    cal.corroboration_gate = cal.corroboration_ceiling = None
     np.testing.assert_allclose(cal.combine(std[:2], cal.weights, 0.5), [3.0, 4.0])
     # which rows need the networks, from the raw density part (centre 0, scale 1 here)
-    cal.corroboration_gate = 1.5
-    mask = cal.network_rows(torch.tensor([1.0, 1.6, 3.0]))
-    assert mask.tolist() == [False, True, True]
+    cal.corroboration_gate, cal.corroboration_ceiling = 1.5, 5.0
+    mask = cal.network_rows(torch.tensor([1.0, 1.6, 3.0, 5.0, 5.5]))
+    assert mask.tolist() == [False, True, True, True, False]
     cal.weight_reconstruction = 0.2  # a weighted network part: every row
     assert cal.network_rows(torch.tensor([1.0])) is None
