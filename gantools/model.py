@@ -104,6 +104,7 @@ class TabularGAN:
         features = df[self.schema_.names]
         self.preprocessor_ = TabularPreprocessor(self.schema_).fit(features.iloc[train_idx])
         self._space = None
+        self._missing_fill = None
         self._density = None
         self.device_ = resolve_device(self.config.device)
         X = torch.as_tensor(self.preprocessor_.transform(features), device=self.device_)
@@ -182,7 +183,7 @@ class TabularGAN:
 
     def _records(self, df: pd.DataFrame, lazy: bool) -> Records | torch.Tensor:
         """The rows of ``df`` for ``raw_parts``: in the scoring space directly, encoded for the networks
-        when asked (``lazy``: only the rows asked for; else all rows, once)."""
+        when first asked (``lazy``: only the rows asked for, each time; else all rows, once)."""
         space = self._scoring_space()
         if space is None:
             return torch.as_tensor(self.preprocessor_.transform(df), device=self.device_)
@@ -194,11 +195,15 @@ class TabularGAN:
         def encode(frame: pd.DataFrame) -> torch.Tensor:
             return torch.as_tensor(self.preprocessor_.transform(frame), device=self.device_)
 
-        if lazy:
-            preprocessed = lambda index: encode(df.iloc[index.cpu().numpy()])  # noqa: E731
-        else:
-            everything = encode(df)
-            preprocessed = everything.__getitem__
+        everything: list[torch.Tensor] = []
+
+        def preprocessed(index: torch.Tensor) -> torch.Tensor:
+            if lazy:
+                return encode(df.iloc[index.cpu().numpy()])
+            if not everything:
+                everything.append(encode(df))
+            return everything[0][index]
+
         return Records(space_rows.to(self.device_), preprocessed)
 
     def _raw_parts(

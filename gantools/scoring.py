@@ -126,7 +126,10 @@ def raw_parts(
     if networks:
         need = None if network_rows is None or dens_value is None else network_rows(dens_value)
         index = torch.arange(n, device=device) if need is None else need.nonzero().squeeze(1)
-        x_all = X.preprocessed(index) if isinstance(X, Records) else X[index]
+        if isinstance(X, Records):
+            x_all = X.preprocessed(index)
+        else:
+            x_all = X if need is None else X[index]  # every row: no copy
         per_col, feat, critic = [], [], []
         for start in range(0, len(index), batch_size):
             rows = index[start : start + batch_size]
