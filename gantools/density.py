@@ -170,7 +170,9 @@ class SampleDensity:
         for c in torch.unique(classes).tolist():
             rows = classes == c
             v, g = self.mixtures[c].log_density(X[rows], self.sigmas[c], explain=explain)
-            value[rows] = -v
+            # NaN only where squared distances overflow float32 (values ~1e19 standard deviations out):
+            # as far from G's mass as it gets, not "no evidence"
+            value[rows] = torch.nan_to_num(-v, nan=math.inf)
             if gaps is not None:
                 gaps[rows] = g
         return value, gaps

@@ -185,7 +185,7 @@ class TabularGAN:
         """The rows of ``df`` for ``raw_parts``: in the scoring space directly, encoded for the networks
         when first asked (``lazy``: only the rows asked for, each time; else all rows, once)."""
         space = self._scoring_space()
-        if space is None:
+        if space is None or space.n_columns == 0:  # the encoding is the scoring space already
             return torch.as_tensor(self.preprocessor_.transform(df), device=self.device_)
         if getattr(self, "_missing_fill", None) is None:  # where a missing value's encoding maps to
             zeros = torch.zeros(1, self.preprocessor_.n_features_out_, device=self.device_)

@@ -322,7 +322,8 @@ class ScoreCalibration:
             return None
         if self.corroboration_weight <= 0:
             return torch.zeros(len(density), dtype=torch.bool, device=density.device)
-        standardised = (density - self.density_center) / self.density_scale
+        # float64, as ``standardised_parts`` computes it from the same float32 values: the same comparison
+        standardised = (density.double() - self.density_center) / self.density_scale
         need = standardised > self.corroboration_gate - 1e-3
         if self.corroboration_ceiling is not None:
             need &= standardised <= self.corroboration_ceiling + 1e-3

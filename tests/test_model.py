@@ -76,6 +76,12 @@ def test_scores_rank_forged_notes_above_genuine(banknote):
     assert cal.corroboration_margin >= 2.0
     assert (agreed > cal.corroboration_margin).mean() <= 0.01 + 1 / len(agreed)
     assert cal.corroboration_margin == 2.0 or np.isclose(cal.corroboration_margin, np.quantile(agreed, 0.99), rtol=1e-5)
+    # a value so far out that squared distances overflow float32 is flagged, not scored NaN
+    extreme = test.drop(columns="class").head(2).copy()
+    extreme.iloc[0, 0] = 1e30
+    for parts in (True, False):
+        far = model.score(extreme, fpr=0.05, all_parts=parts)
+        assert far["score"].iloc[0] == np.inf and far["is_anomaly"].tolist() == [1, far["is_anomaly"].iloc[1]]
     # with D's part weighted (as weights tuned on labeled anomalies can be), every row needs D
     cal.weight_reconstruction, cal.weight_discriminator, cal.weight_density = 0.3, 0.3, 0.4
     weighted = model.score(test, all_parts=False)
