@@ -8,6 +8,7 @@ workflows and the CLI are thin layers over it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -195,15 +196,11 @@ class TabularGAN:
         def encode(frame: pd.DataFrame) -> torch.Tensor:
             return torch.as_tensor(self.preprocessor_.transform(frame), device=self.device_)
 
-        everything: list[torch.Tensor] = []
-
-        def preprocessed(index: torch.Tensor) -> torch.Tensor:
-            if lazy:
-                return encode(df.iloc[index.cpu().numpy()])
-            if not everything:
-                everything.append(encode(df))
-            return everything[0][index]
-
+        if lazy:
+            preprocessed = lambda index: encode(df.iloc[index.cpu().numpy()])  # noqa: E731
+        else:
+            every_row = functools.cache(lambda: encode(df))  # encoded once, and only if asked
+            preprocessed = lambda index: every_row()[index]  # noqa: E731
         return Records(space_rows.to(self.device_), preprocessed)
 
     def _raw_parts(

@@ -117,7 +117,7 @@ def raw_parts(
             dens.append(value)
             if residual is not None:
                 dens_col.append(_by_column(residual, col_index, n_columns).cpu())
-    dens_value = torch.cat(dens) if dens else None
+    dens_value = torch.cat(dens) if dens else None  # (n,) on the device: network_rows reads it
 
     def joined(chunks: list[torch.Tensor], shape: tuple[int, ...]) -> np.ndarray:
         return torch.cat(chunks).cpu().numpy().astype(np.float64) if chunks else np.zeros(shape)
@@ -144,7 +144,8 @@ def raw_parts(
         fr[picked], cr[picked] = joined(feat, (0,)), joined(critic, (0,))
     if density is None:
         return RawParts(rec, fr, cr)
-    return RawParts(rec, fr, cr, joined(dens, (0,)), joined(dens_col, (0, n_columns)) if explain else None)
+    dens_np = dens_value.cpu().numpy().astype(np.float64) if dens_value is not None else np.zeros(0)
+    return RawParts(rec, fr, cr, dens_np, joined(dens_col, (0, n_columns)) if explain else None)
 
 
 def _network_parts(

@@ -265,8 +265,8 @@ def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
             "corroboration": {
                 "weight": cal["corroboration_weight"],
                 "margin": cal["corroboration_margin"],
-                "density_gate": cal.get("corroboration_gate"),
-                "density_ceiling": cal.get("corroboration_ceiling"),
+                "density_gate": cal["corroboration_gate"],
+                "density_ceiling": cal["corroboration_ceiling"],
             },
             "density_bandwidths": dict(zip(map(str, model.classes_), cal["density_sigmas"])),
             "threshold_fpr_0.01": model.calibration_.threshold(0.01),
