@@ -329,6 +329,17 @@ def info(
     if details["scoring"]["density_bandwidths"]:
         bands = ", ".join(f"{c}: {s:g}" for c, s in details["scoring"]["density_bandwidths"].items())
         summary.add_row("density bandwidth (per class)", bands)
+    reweighting = details["scoring"]["density_reweighting"]
+    if reweighting["temperature"] > 0 and reweighting["separation"]:
+        least = reweighting["min_separation"]
+        verdicts = ", ".join(
+            f"{c}: {z:.3g} SE ({'weighted' if z >= least else 'unweighted'})"
+            for c, z in reweighting["separation"].items()
+        )
+        summary.add_row(
+            f"G's samples weighted by real-vs-G odds^{reweighting['temperature']:g} where separation >= {least:g} SE",
+            verdicts,
+        )
     summary.add_row("threshold at fpr 0.01", f"{details['scoring']['threshold_fpr_0.01']:.3f}")
     summary.add_row("gantools version", str(details.get("gantools_version", __version__)))
     out_console.print(summary)

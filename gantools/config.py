@@ -68,6 +68,9 @@ class TrainConfig:
     # "likelihood", the likeliest; "one_se", the smoothest σ within one standard error of it (measured
     # on the 13 anomaly sets: mean AUROC −0.001, Pima +0.012 but glass −0.019; anomaly_settings.md).
     density_bandwidth: str = "likelihood"
+    # G's samples weighted by a real-vs-G classifier's odds to this power before the mixture summarises
+    # them (gantools/density_ratio.py): corrects where G's mass is off. 0: unweighted (models saved before).
+    density_reweighting: float = 0.5
     holdout: float = 0.2  # share of rows held out for validation and score calibration
     seed: int = 0
     device: str = "auto"
@@ -79,7 +82,7 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         # models saved before these options: no Gaussian base, a plain Parzen window as density
-        data = {"gaussian_base": False, "density_components": 0, **data}
+        data = {"gaussian_base": False, "density_components": 0, "density_reweighting": 0.0, **data}
         data.setdefault("hidden", MULTI_CLASS_HIDDEN)  # the width every model had before it was automatic
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -51,33 +51,47 @@ class Mixture:
         self.spreads = spreads
 
     @classmethod
-    def of_samples(cls, samples: torch.Tensor) -> Mixture:
-        """Every sample its own component, equally weighted, no spread: the plain Parzen window."""
+    def of_samples(cls, samples: torch.Tensor, log_weights: torch.Tensor | None = None) -> Mixture:
+        """Every sample its own component, no spread: the plain Parzen window (``log_weights``: the
+        samples' normalised log weights; None: equal)."""
         m = len(samples)
-        log_w = torch.full((m,), -math.log(max(m, 1)), dtype=samples.dtype, device=samples.device)
-        return cls(samples, log_w, torch.zeros(m, dtype=samples.dtype, device=samples.device))
+        if log_weights is None:
+            log_weights = torch.full((m,), -math.log(max(m, 1)), dtype=samples.dtype, device=samples.device)
+        return cls(samples, log_weights, torch.zeros(m, dtype=samples.dtype, device=samples.device))
 
     @classmethod
-    def summarise(cls, samples: torch.Tensor, components: int, seed: int = 0) -> Mixture:
-        """Group ``samples`` into ``components`` by k-means; each group becomes one weighted component."""
+    def summarise(
+        cls, samples: torch.Tensor, components: int, seed: int = 0, log_weights: torch.Tensor | None = None
+    ) -> Mixture:
+        """Group ``samples`` into ``components`` by k-means; each group becomes one weighted component.
+
+        ``log_weights``: the samples' normalised log importance weights (None: equal). A group's weight
+        is the sum of its samples' weights, its centre and spread their weighted mean and variance.
+        """
         from sklearn.cluster import KMeans
         from sklearn.exceptions import ConvergenceWarning
 
         if len(samples) <= components:
-            return cls.of_samples(samples)
+            return cls.of_samples(samples, log_weights)
         data = samples.detach().cpu().double().numpy()
+        if log_weights is None:
+            weights = np.full(len(data), 1.0 / len(data))
+        else:
+            weights = np.exp(log_weights.detach().cpu().double().numpy())
+            weights /= weights.sum()
         with warnings.catch_warnings():  # fewer distinct samples than components: the empty ones are dropped
             warnings.simplefilter("ignore", ConvergenceWarning)
             labels = KMeans(components, n_init=1, max_iter=30, random_state=seed).fit(data).labels_
-        counts = np.bincount(labels, minlength=components)
-        used = counts > 0
+        mass = np.bincount(labels, weights=weights, minlength=components)
+        used = mass > 0
         centres = np.zeros((components, data.shape[1]))
-        np.add.at(centres, labels, data)
-        centres = centres[used] / counts[used, None]
+        np.add.at(centres, labels, data * weights[:, None])
+        centres = centres[used] / mass[used, None]
         remap = np.cumsum(used) - 1
         squared = ((data - centres[remap[labels]]) ** 2).sum(axis=1)
-        spreads = np.bincount(remap[labels], weights=squared, minlength=len(centres)) / counts[used] / data.shape[1]
-        log_w = np.log(counts[used] / len(data))
+        spreads = np.bincount(remap[labels], weights=squared * weights, minlength=len(centres))
+        spreads = spreads / mass[used] / data.shape[1]
+        log_w = np.log(mass[used] / mass.sum())
 
         def tensor(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(a, dtype=samples.dtype, device=samples.device)

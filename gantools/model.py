@@ -25,6 +25,7 @@ from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.config import TrainConfig
 from gantools.data.schema import infer_schema
 from gantools.density import BANDWIDTH_RULES, Mixture, SampleDensity
+from gantools.density_ratio import MIN_SEPARATION, fit_log_odds, sample_log_weights, separation
 from gantools.errors import GantoolsError
 from gantools.preprocessing import TabularPreprocessor
 from gantools.progress import training_progress
@@ -44,6 +45,8 @@ DEFAULT_WEIGHTS = (0.0, 0.0, 1.0)
 DEFAULT_CORROBORATION = 0.25
 DENSITY_SAMPLES = 16384  # samples of G per class that the density's mixture summarises
 PARZEN_SAMPLES = 1024  # samples of G per class behind a plain Parzen window (density_components=0)
+# fresh samples of G per class that the real-vs-G classifier trains and stops on (density_reweighting > 0)
+RATIO_SAMPLES, RATIO_HOLDOUT_SAMPLES = 16384, 2048
 
 
 def class_key(value: Any) -> str:
@@ -137,7 +140,7 @@ class TabularGAN:
             * min(self.config.batch_size, len(train_idx))
             / max(self.nets_.history.get("gan_seconds", 1e-9), 1e-9),
         }
-        self._calibrate(X[hold_idx], y_t[hold_idx])
+        self._calibrate(X[hold_idx], y_t[hold_idx], X[train_idx], y_t[train_idx])
         self._holdout_X = X[hold_idx]
         if anomalies is not None and len(anomalies) > 0:
             self.tune_weights(anomalies, anomalies_source)
@@ -165,22 +168,51 @@ class TabularGAN:
             self._space = ScoringSpace(self.preprocessor_.params_, self.preprocessor_.blocks_, self.device_)
         return self._space
 
-    def _fit_density(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
-        """Summarise G's samples per class as a mixture and pick each class's bandwidth on held-out rows."""
+    def _fit_density(
+        self, X_train: torch.Tensor, y_train: torch.Tensor, X_hold: torch.Tensor, y_hold: torch.Tensor
+    ) -> None:
+        """Summarise G's samples per class as a mixture and pick each class's bandwidth on held-out rows.
+
+        With ``density_reweighting`` > 0, each class's samples are first weighted by a real-vs-G
+        classifier's tempered odds (``density_ratio``), so the mixture corrects where G's mass is off.
+        """
         components = self.config.density_components
         n = DENSITY_SAMPLES if components > 0 else PARZEN_SAMPLES
+        n_classes = len(self.classes_)
         rng = np.random.default_rng(self.config.seed + 1)
-        matrix, _ = self._generate_matrix(np.full(len(self.classes_), n), rng, order_by_class=True)
         space = self._scoring_space() or (lambda t: t)
-        samples = space(torch.as_tensor(matrix, device=self.device_)).reshape(len(self.classes_), n, -1)
-        mixtures = [
-            Mixture.summarise(s, components, self.config.seed) if components > 0 else Mixture.of_samples(s)
-            for s in samples
-        ]
+
+        def draw(count: int) -> torch.Tensor:
+            matrix, _ = self._generate_matrix(np.full(n_classes, count), rng, order_by_class=True)
+            return space(torch.as_tensor(matrix, device=self.device_)).reshape(n_classes, count, -1)
+
+        samples = draw(n)
         held = space(X_hold)
+        log_weights: list[torch.Tensor | None] = [None] * n_classes
+        separations: list[float] = []
+        temperature = self.config.density_reweighting
+        if temperature > 0:
+            fresh, fresh_held, fresh_check = (
+                draw(RATIO_SAMPLES),
+                draw(RATIO_HOLDOUT_SAMPLES),
+                draw(RATIO_HOLDOUT_SAMPLES),
+            )
+            real = space(X_train)
+            steps = int(self.nets_.history.get("gan_steps", 0)) or None  # no longer than G was trained
+            for c in range(n_classes):
+                held_c = held[y_hold == c]
+                odds = fit_log_odds(real[y_train == c], fresh[c], held_c, fresh_held[c], self.config.seed + c, steps)
+                separations.append(separation(odds, held_c, fresh_check[c]))
+                if separations[-1] >= MIN_SEPARATION:
+                    log_weights[c] = sample_log_weights(odds, samples[c], temperature)
+        mixtures = [
+            Mixture.summarise(s, components, self.config.seed, w) if components > 0 else Mixture.of_samples(s, w)
+            for s, w in zip(samples, log_weights)
+        ]
         rule = self.config.density_bandwidth
         sigmas = [m.choose_bandwidth(held[y_hold == c], rule) for c, m in enumerate(mixtures)]
         self._density = SampleDensity(mixtures, sigmas)
+        self._density_separations = separations
 
     def _records(self, df: pd.DataFrame, lazy: bool) -> Records | torch.Tensor:
         """The rows of ``df`` for ``raw_parts``: in the scoring space directly, encoded for the networks
@@ -227,13 +259,16 @@ class TabularGAN:
             network_rows=None if all_parts else self.calibration_.network_rows,
         )
 
-    def _calibrate(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
+    def _calibrate(
+        self, X_hold: torch.Tensor, y_hold: torch.Tensor, X_train: torch.Tensor, y_train: torch.Tensor
+    ) -> None:
         if self.weights[2] > 0:
-            self._fit_density(X_hold, y_hold)
+            self._fit_density(X_train, y_train, X_hold, y_hold)
         own = self._raw_parts(X_hold, y_hold)
         self.calibration_ = ScoreCalibration.fit(own, tuple(self.weights), DEFAULT_CORROBORATION)
         if self._density is not None:
             self.calibration_.density_sigmas = self._density.sigmas
+            self.calibration_.density_separations = [round(v, 3) for v in self._density_separations]
         self._own_holdout = own, y_hold.cpu().numpy()
         self._set_holdout_scores(X_hold)
 
@@ -561,6 +596,8 @@ def _check_density_settings(config: TrainConfig) -> None:
     """Refuse bad density settings before training rather than after it."""
     if config.density_components < 0:
         raise GantoolsError(f"density_components must be 0 or more (got {config.density_components})")
+    if not 0 <= config.density_reweighting <= 1:
+        raise GantoolsError(f"density_reweighting must be between 0 and 1 (got {config.density_reweighting})")
     if config.density_bandwidth not in BANDWIDTH_RULES:
         choices = ", ".join(BANDWIDTH_RULES)
         raise GantoolsError(f"density_bandwidth must be one of {choices} (got {config.density_bandwidth!r})")

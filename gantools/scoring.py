@@ -211,6 +211,9 @@ class ScoreCalibration:
     density_scale: float = 1.0
     weight_density: float = 0.0  # 0 in models saved before the density part existed
     density_sigmas: list[float] = field(default_factory=list)  # Parzen bandwidth per class
+    # per class, how clearly a real-vs-G classifier told held-out rows from G's samples (standard errors);
+    # G's samples were weighted by its odds where this reached density_ratio.MIN_SEPARATION. Empty: not tried
+    density_separations: list[float] = field(default_factory=list)
     # Corroborated off-manifold evidence: + weight · max(min(reconstruction, discriminator) − margin, 0).
     # Both E/G's reconstruction and D's features must find the record unusual for it to count, and more
     # so than all but 1% of held-out normal rows (``fit``; 2.0 in models saved before).
