@@ -170,11 +170,12 @@ class TabularGAN:
 
     def _fit_density(
         self, X_train: torch.Tensor, y_train: torch.Tensor, X_hold: torch.Tensor, y_hold: torch.Tensor
-    ) -> None:
+    ) -> list[float]:
         """Summarise G's samples per class as a mixture and pick each class's bandwidth on held-out rows.
 
         With ``density_reweighting`` > 0, each class's samples are first weighted by a real-vs-G
         classifier's tempered odds (``density_ratio``), so the mixture corrects where G's mass is off.
+        Returns the classifier's separation per class (empty without reweighting).
         """
         components = self.config.density_components
         n = DENSITY_SAMPLES if components > 0 else PARZEN_SAMPLES
@@ -188,6 +189,7 @@ class TabularGAN:
 
         samples = draw(n)
         held = space(X_hold)
+        held_by_class = [held[y_hold == c] for c in range(n_classes)]
         log_weights: list[torch.Tensor | None] = [None] * n_classes
         separations: list[float] = []
         temperature = self.config.density_reweighting
@@ -199,8 +201,7 @@ class TabularGAN:
             )
             real = space(X_train)
             steps = int(self.nets_.history.get("gan_steps", 0)) or None  # no longer than G was trained
-            for c in range(n_classes):
-                held_c = held[y_hold == c]
+            for c, held_c in enumerate(held_by_class):
                 odds = fit_log_odds(real[y_train == c], fresh[c], held_c, fresh_held[c], self.config.seed + c, steps)
                 separations.append(separation(odds, held_c, fresh_check[c]))
                 if separations[-1] >= MIN_SEPARATION:
@@ -210,9 +211,9 @@ class TabularGAN:
             for s, w in zip(samples, log_weights)
         ]
         rule = self.config.density_bandwidth
-        sigmas = [m.choose_bandwidth(held[y_hold == c], rule) for c, m in enumerate(mixtures)]
+        sigmas = [m.choose_bandwidth(h, rule) for m, h in zip(mixtures, held_by_class)]
         self._density = SampleDensity(mixtures, sigmas)
-        self._density_separations = separations
+        return separations
 
     def _records(self, df: pd.DataFrame, lazy: bool) -> Records | torch.Tensor:
         """The rows of ``df`` for ``raw_parts``: in the scoring space directly, encoded for the networks
@@ -262,13 +263,12 @@ class TabularGAN:
     def _calibrate(
         self, X_hold: torch.Tensor, y_hold: torch.Tensor, X_train: torch.Tensor, y_train: torch.Tensor
     ) -> None:
-        if self.weights[2] > 0:
-            self._fit_density(X_train, y_train, X_hold, y_hold)
+        separations = self._fit_density(X_train, y_train, X_hold, y_hold) if self.weights[2] > 0 else []
         own = self._raw_parts(X_hold, y_hold)
         self.calibration_ = ScoreCalibration.fit(own, tuple(self.weights), DEFAULT_CORROBORATION)
         if self._density is not None:
             self.calibration_.density_sigmas = self._density.sigmas
-            self.calibration_.density_separations = [round(v, 3) for v in self._density_separations]
+            self.calibration_.density_separations = [round(v, 3) for v in separations]
         self._own_holdout = own, y_hold.cpu().numpy()
         self._set_holdout_scores(X_hold)
 

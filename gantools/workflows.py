@@ -275,7 +275,7 @@ def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
             "density_reweighting": {
                 "temperature": model.config.density_reweighting,
                 "min_separation": MIN_SEPARATION,
-                "separation": dict(zip(map(str, model.classes_), cal.get("density_separations", []))),
+                "separation": dict(zip(map(str, model.classes_), cal["density_separations"])),
             },
             "threshold_fpr_0.01": model.calibration_.threshold(0.01),
             "holdout_rows": len(cal["holdout_scores"]),
