@@ -18,7 +18,13 @@ from rich.table import Table
 
 from gantools import workflows
 from gantools._version import __version__
-from gantools.config import MULTI_CLASS_STEPS, ONE_CLASS_STEPS, ONE_CLASS_STEPS_PER_ROW, TrainConfig
+from gantools.config import (
+    MULTI_CLASS_STEPS,
+    ONE_CLASS_GENERATORS,
+    ONE_CLASS_STEPS,
+    ONE_CLASS_STEPS_PER_ROW,
+    TrainConfig,
+)
 from gantools.errors import GantoolsError
 from gantools.progress import make_progress
 from gantools.settings import DEFAULT_MODEL_DIR
@@ -131,6 +137,15 @@ def train(
             "data; anomaly thresholds then become optimistic).",
         ),
     ] = False,
+    generators: Annotated[
+        int | None,
+        typer.Option(
+            "--generators",
+            help=f"Generators trained from different seeds whose densities the anomaly score multiplies "
+            f"(default: {ONE_CLASS_GENERATORS} without --label, 1 with); each one more GAN training.",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Fit one conditional GAN (+ encoder) to DATA and write the model folder."""
@@ -140,7 +155,17 @@ def train(
         _fail("--batch-size must be at least 2")
     if not 0.0 < holdout < 1.0:
         _fail("--holdout must be between 0 and 1")
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, holdout=holdout, refit=refit)
+    if generators is not None and generators < 1:
+        _fail("--generators must be at least 1")
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        holdout=holdout,
+        refit=refit,
+        density_generators="auto" if generators is None else generators,
+    )
     # SIGTERM (a scheduler stopping the job) ends training like Ctrl+C: what was learned is saved.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     fitted = _run(workflows.train, data, label, model, config, _parse_kinds(kind or []), not quiet, anomalies)
@@ -155,6 +180,8 @@ def train(
         else "one class",
     )
     table.add_row("GAN steps / encoder steps", f"{hist['gan_steps']} / {hist['encoder_steps']}")
+    if hist.get("density_generators_trained", 1) > 1:
+        table.add_row("generators in the density", f"{hist['density_generators_trained']} (GAN steps: each)")
     if hist.get("selected_step") is not None:
         start = " (G's Gaussian start)" if hist["selected_step"] == 0 else ""
         again = "; trained again on all rows" if hist.get("refit_on_all_rows") else ""
@@ -327,8 +354,14 @@ def info(
             + ("" if corr["density_ceiling"] is None else f", lifting to {corr['density_ceiling']:.3g} at most"),
         )
     if details["scoring"]["density_bandwidths"]:
-        bands = ", ".join(f"{c}: {s:g}" for c, s in details["scoring"]["density_bandwidths"].items())
-        summary.add_row("density bandwidth (per class)", bands)
+        bands = ", ".join(
+            f"{c}: {' / '.join(f'{s:g}' for s in per_g)}"
+            for c, per_g in details["scoring"]["density_bandwidths"].items()
+        )
+        count = details["scoring"]["density_generators"]
+        summary.add_row(
+            "density bandwidth (per class" + (f", each of {count} generators)" if count > 1 else ")"), bands
+        )
     reweighting = details["scoring"]["density_reweighting"]
     if reweighting["temperature"] > 0 and reweighting["separation"]:
         least = reweighting["min_separation"]

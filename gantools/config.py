@@ -15,6 +15,10 @@ ONE_CLASS_HIDDEN, ONE_CLASS_STEPS = 128, 30000
 # 30,000): one-class steps grow with the training rows, ONE_CLASS_STEPS_PER_ROW each, from MULTI_CLASS_STEPS.
 ONE_CLASS_STEPS_PER_ROW = 100
 MULTI_CLASS_HIDDEN, MULTI_CLASS_STEPS = 256, 6000
+# One-class models (anomaly scoring) multiply the densities of this many independently trained generators
+# (TrainConfig.density_generators; benchmarks/results/anomaly_settings.md, "Several generators")
+ONE_CLASS_GENERATORS = 3
+MEMBER_SEED_STRIDE = 7919  # generator k of an ensemble trains with seed + k × this (k = 0: the model's own)
 
 
 @dataclass
@@ -62,7 +66,8 @@ class TrainConfig:
     # standardised original units, so tails count) or "preprocessed" (the space G works in).
     residual_space: str = "original"
     # G's density part (gantools/density.py): a mixture of this many components summarising 16,384
-    # samples of G per class; 0: a plain Parzen window over 1,024 samples (models saved before).
+    # samples of G per class (with several generators, shared equally among them, at least
+    # model.MIN_GENERATOR_COMPONENTS each); 0: a plain Parzen window over 1,024 samples (models saved before).
     density_components: int = 256
     # How each class's kernel bandwidth σ is chosen on held-out rows (``Mixture.choose_bandwidth``):
     # "likelihood", the likeliest; "one_se", the smoothest σ within one standard error of it (measured
@@ -73,6 +78,12 @@ class TrainConfig:
     # at 0.5 on the 39 fits of the 13-set benchmark: mean AUROC −0.0001 (17 fits up, 13 down; seed 0
     # alone had shown +0.0015), so it stays an option (benchmarks/results/anomaly_settings.md).
     density_reweighting: float = 0.0
+    # How many independently trained generators G's density part multiplies (the first is the model's own
+    # G; the others are G and D trained again from other seeds, no encoder, kept only as their mixtures).
+    # Each one costs one more GAN training at fit; they share ``density_components``. "auto":
+    # ONE_CLASS_GENERATORS for one class (anomaly scoring), 1 with several (augmentation: sampling uses
+    # the first G only); resolved when training starts, and stored so.
+    density_generators: int | str = "auto"
     holdout: float = 0.2  # share of rows held out for validation and score calibration
     seed: int = 0
     device: str = "auto"
@@ -84,9 +95,19 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         # models saved before these options: no Gaussian base, a plain Parzen window as density
-        data = {"gaussian_base": False, "density_components": 0, "density_reweighting": 0.0, **data}
+        data = {
+            "gaussian_base": False,
+            "density_components": 0,
+            "density_reweighting": 0.0,
+            "density_generators": 1,
+            **data,
+        }
         data.setdefault("hidden", MULTI_CLASS_HIDDEN)  # the width every model had before it was automatic
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def member_seed(self, k: int) -> int:
+        """The training seed of the ensemble's k-th generator (0: the model's own networks)."""
+        return self.seed + MEMBER_SEED_STRIDE * k
 
     def steps_per_epoch(self, n_rows: int) -> int:
         return max(1, -(-n_rows // self.batch_size))
@@ -98,7 +119,8 @@ class TrainConfig:
         return max(1, -(-self.target_steps // self.steps_per_epoch(n_rows)))
 
     def resolve_sizes(self, n_classes: int, n_rows: int | None = None) -> TrainConfig:
-        """This config with ``hidden`` and ``target_steps`` set where they are None.
+        """This config with ``hidden`` and ``target_steps`` set where they are None (and the number of
+        density generators where it is "auto").
 
         From the number of classes, and for one class from the number of training rows ``n_rows``
         (None: as many as make ONE_CLASS_STEPS).
@@ -111,7 +133,10 @@ class TrainConfig:
         elif steps is None:
             steps = MULTI_CLASS_STEPS
         hidden = self.hidden if self.hidden is not None else (ONE_CLASS_HIDDEN if one else MULTI_CLASS_HIDDEN)
-        return replace(self, hidden=hidden, target_steps=steps)
+        generators = self.density_generators
+        if generators == "auto":
+            generators = ONE_CLASS_GENERATORS if one else 1
+        return replace(self, hidden=hidden, target_steps=steps, density_generators=int(generators))
 
     def use_minibatch_std(self, n_classes: int) -> bool:
         if self.minibatch_std == "auto":

@@ -109,16 +109,17 @@ class Mixture:
         d = queries.shape[1]
         centres = self.centres
         variance = sigma**2 + self.spreads
-        scale = -0.5 / variance
         offset = self.log_weights - 0.5 * d * variance.log()
-        centre_sq = (centres * centres).sum(dim=1)
+        # log kernel_k(q) = offset_k − ‖q − c_k‖² / 2v_k = [q, ‖q‖²] · [c_k / v_k, −1 / 2v_k] + bias_k: one
+        # matrix product per block gives every log kernel value (the expansion of ‖q − c_k‖² as before,
+        # its terms scaled before they are summed instead of after: the same float32 rounding)
+        weights = torch.cat([centres / variance.unsqueeze(1), (-0.5 / variance).unsqueeze(1)], dim=1).T
+        bias = (offset - 0.5 * (centres * centres).sum(dim=1) / variance).unsqueeze(0)
         block = block or max(64, BLOCK_ELEMENTS // max(len(centres), 1))
         out, gaps = [], []
         for start in range(0, len(queries), block):
             q = queries[start : start + block]
-            kernel = torch.addmm(centre_sq.unsqueeze(0), q, centres.T, alpha=-2.0)
-            kernel.add_((q * q).sum(dim=1, keepdim=True)).clamp_(min=0.0)  # squared distances
-            kernel.mul_(scale).add_(offset)  # log kernel values
+            kernel = torch.addmm(bias, torch.cat([q, (q * q).sum(dim=1, keepdim=True)], dim=1), weights)
             top = kernel.amax(dim=1, keepdim=True)
             kernel.sub_(top).clamp_(min=LOG_FLOOR).exp_()  # kernel values relative to the row's largest
             total = kernel.sum(dim=1, keepdim=True)
@@ -169,50 +170,83 @@ def choose_bandwidth(holdout: torch.Tensor, references: torch.Tensor) -> float:
 
 
 class SampleDensity:
-    """``−log p_G(x | y)`` for every row against its class: one mixture and one bandwidth per class."""
+    """``−log p_G(x | y)`` for every row against its class: one mixture and one bandwidth per class.
 
-    def __init__(self, mixtures: list[Mixture], sigmas: list[float]) -> None:
-        self.mixtures = mixtures
-        self.sigmas = list(sigmas)
+    With several generators (``members``: independently trained G's, each summarised the same way), the
+    value is the mean of their ``−log p`` (the log of the densities' geometric mean): a record must be
+    likely under every G to score as normal, so mass that one G put where the data has none is discounted
+    by the others. (Pooling their samples into one mixture keeps that mass instead:
+    benchmarks/results/anomaly_settings.md, "Several generators".)
+    """
+
+    def __init__(self, mixtures: list[Mixture] | list[list[Mixture]], sigmas: list[float] | list[list[float]]) -> None:
+        if mixtures and isinstance(mixtures[0], Mixture):  # one generator
+            mixtures, sigmas = [mixtures], [sigmas]
+        self.members: list[list[Mixture]] = [list(m) for m in mixtures]
+        self.member_sigmas: list[list[float]] = [list(map(float, s)) for s in sigmas]
+
+    @property
+    def mixtures(self) -> list[Mixture]:
+        """The first generator's mixture per class."""
+        return self.members[0]
+
+    @property
+    def sigmas(self) -> list[float]:
+        """Every generator's bandwidth per class, generator by generator (the first's come first)."""
+        return [s for member in self.member_sigmas for s in member]
 
     def __call__(
         self, X: torch.Tensor, classes: torch.Tensor, explain: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``−log p_G`` per row against its class; with ``explain`` also the per-slot squared gaps."""
-        value = torch.empty(len(X), dtype=X.dtype, device=X.device)
-        gaps = torch.empty_like(X) if explain else None
+        value = torch.zeros(len(X), dtype=X.dtype, device=X.device)
+        gaps = torch.zeros_like(X) if explain else None
+        share = 1.0 / len(self.members)
         for c in torch.unique(classes).tolist():
             rows = classes == c
-            v, g = self.mixtures[c].log_density(X[rows], self.sigmas[c], explain=explain)
-            # NaN only where squared distances overflow float32 (values ~1e19 standard deviations out):
-            # as far from G's mass as it gets, not "no evidence"
-            value[rows] = torch.nan_to_num(-v, nan=math.inf)
-            if gaps is not None:
-                gaps[rows] = g
+            for mixtures, sigmas in zip(self.members, self.member_sigmas):
+                v, g = mixtures[c].log_density(X[rows], sigmas[c], explain=explain)
+                # NaN only where squared distances overflow float32 (values ~1e19 standard deviations out):
+                # as far from G's mass as it gets, not "no evidence"
+                value[rows] += share * torch.nan_to_num(-v, nan=math.inf)
+                if gaps is not None:
+                    gaps[rows] += share * g
         return value, gaps
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        """What is saved with the weights (components padded to the largest class's count)."""
-        size = max(len(m.centres) for m in self.mixtures)
+        """What is saved with the weights (components padded to the largest class's count); the first
+        generator's under ``density.``, the k-th's under ``density.member{k}.``."""
+        out: dict[str, torch.Tensor] = {}
+        for k, mixtures in enumerate(self.members):
+            prefix = "density." if k == 0 else f"density.member{k}."
+            size = max(len(m.centres) for m in mixtures)
 
-        def padded(t: torch.Tensor, fill: float) -> torch.Tensor:
-            pad = t.new_full((size - len(t), *t.shape[1:]), fill)
-            return torch.cat([t, pad])
+            def padded(t: torch.Tensor, fill: float, size: int = size) -> torch.Tensor:
+                pad = t.new_full((size - len(t), *t.shape[1:]), fill)
+                return torch.cat([t, pad])
 
-        return {
-            "density.references": torch.stack([padded(m.centres, 0.0) for m in self.mixtures]),
-            "density.log_weights": torch.stack([padded(m.log_weights, -math.inf) for m in self.mixtures]),
-            "density.spreads": torch.stack([padded(m.spreads, 0.0) for m in self.mixtures]),
-        }
+            out[prefix + "references"] = torch.stack([padded(m.centres, 0.0) for m in mixtures])
+            out[prefix + "log_weights"] = torch.stack([padded(m.log_weights, -math.inf) for m in mixtures])
+            out[prefix + "spreads"] = torch.stack([padded(m.spreads, 0.0) for m in mixtures])
+        return out
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor], sigmas: list[float]) -> SampleDensity:
-        """Inverse of ``tensors``; models saved before the mixture hold plain samples (a Parzen window)."""
+        """Inverse of ``tensors`` (``sigmas`` as ``SampleDensity.sigmas`` gives them); models saved before
+        the mixture hold plain samples (a Parzen window)."""
         refs = tensors["density.references"]
         if "density.log_weights" not in tensors:
             return cls([Mixture.of_samples(r) for r in refs], sigmas)
-        mixtures = []
-        for centres, log_w, spreads in zip(refs, tensors["density.log_weights"], tensors["density.spreads"]):
-            keep = torch.isfinite(log_w)
-            mixtures.append(Mixture(centres[keep], log_w[keep], spreads[keep]))
-        return cls(mixtures, sigmas)
+        n_classes = len(refs)
+        members = []
+        for k in range(len(sigmas) // max(n_classes, 1)):
+            prefix = "density." if k == 0 else f"density.member{k}."
+            mixtures = []
+            for centres, log_w, spreads in zip(
+                tensors[prefix + "references"], tensors[prefix + "log_weights"], tensors[prefix + "spreads"]
+            ):
+                keep = torch.isfinite(log_w)
+                mixtures.append(Mixture(centres[keep], log_w[keep], spreads[keep]))
+            members.append(mixtures)
+        per_member = [list(sigmas[k * n_classes : (k + 1) * n_classes]) for k in range(len(members))]
+        return cls(members, per_member)

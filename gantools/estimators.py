@@ -60,6 +60,7 @@ class _GANParams:
             device=self.device,
             holdout=self.holdout,
             refit=bool(getattr(self, "refit", False)),
+            density_generators=getattr(self, "n_generators", "auto"),
         )
 
     def _record_input(self, X: Any) -> None:
@@ -154,6 +155,10 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
     calibrated on rows held out from training, so the false-positive rate on new normal data stays close
     to it. ``fit(X, classes=...)`` learns several normal classes; a record is scored against the one it
     fits best.
+
+    ``n_generators``: how many independently trained generators the density part multiplies ("auto": 3
+    for one class, 1 with ``classes``); each costs one more GAN training at fit. Other parameters as
+    ``GANAugmenter``'s.
     """
 
     def __init__(
@@ -164,6 +169,7 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
         latent_dim: int = 16,
         hidden: int | None = None,
         holdout: float = 0.2,
+        n_generators: int | str = "auto",
         column_kinds: Mapping[str, str] | None = None,
         random_state: int | None = None,
         device: str = "auto",

@@ -27,6 +27,7 @@ from gantools.data.schema import infer_schema
 from gantools.density import BANDWIDTH_RULES, Mixture, SampleDensity
 from gantools.density_ratio import MIN_SEPARATION, fit_log_odds, sample_log_weights, separation
 from gantools.errors import GantoolsError
+from gantools.models import Generator
 from gantools.preprocessing import TabularPreprocessor
 from gantools.progress import training_progress
 from gantools.scoring import RawParts, Records, ScoreCalibration, raw_parts
@@ -44,6 +45,10 @@ MIN_ROWS = 10
 DEFAULT_WEIGHTS = (0.0, 0.0, 1.0)
 DEFAULT_CORROBORATION = 0.25
 DENSITY_SAMPLES = 16384  # samples of G per class that the density's mixture summarises
+# With several generators each one's mixture gets its share of density_components, but no fewer than this:
+# 85 components per generator (256 shared by three) summarised Pima's samples too coarsely (AUROC −0.010 on
+# one fit where 128 gained +0.002; benchmarks/results/anomaly_settings.md, "Several generators, multiplied")
+MIN_GENERATOR_COMPONENTS = 128
 PARZEN_SAMPLES = 1024  # samples of G per class behind a plain Parzen window (density_components=0)
 # fresh samples of G per class that the real-vs-G classifier trains and stops on (density_reweighting > 0)
 RATIO_SAMPLES, RATIO_HOLDOUT_SAMPLES = 16384, 2048
@@ -127,9 +132,11 @@ class TabularGAN:
             refit = self.config.refit and self.nets_.history.get("selected_step") is not None
             if refit and not self.nets_.interrupted:
                 self.nets_ = self._refit_all_rows(X, y_t, len(classes), self.nets_.history, progress)
+            self._members = self._train_members(X[train_idx], y_t[train_idx], len(classes), progress)
         seconds = time.perf_counter() - started
         self.history_ = {
             **self.nets_.history,
+            "density_generators_trained": 1 + len(self._members),
             "train_seconds": seconds,
             "n_rows": len(df),
             "n_train_rows": len(train_idx),
@@ -158,6 +165,26 @@ class TabularGAN:
         nets.history.update({k: selection[k] for k in kept if k in selection}, refit_on_all_rows=True)
         return nets
 
+    def _train_members(self, X: torch.Tensor, y: torch.Tensor, n_classes: int, progress: Any) -> list[Generator]:
+        """The density's further generators (``TrainConfig.density_generators`` − 1): G and D trained again
+        from other seeds on the same rows, no encoder; only G's EMA is kept, for its samples. A Ctrl+C
+        keeps the ones already finished (and none after a stopped main training)."""
+        members: list[Generator] = []
+        if self.nets_.interrupted or self.config.density_components <= 0:
+            return members
+        total = self.config.density_generators
+        for k in range(1, total):
+            config = dataclasses.replace(self.config, seed=self.config.member_seed(k))
+            named = None
+            if progress is not None:
+                named = lambda phase, *a, k=k: progress(f"Training generator {k + 1}/{total}", *a)  # noqa: E731
+            nets = train_networks(X, y, n_classes, self._cat_slices(), config, named, encoder=False)
+            if nets.interrupted:
+                self.nets_.interrupted = True
+                break
+            members.append(nets.generator_ema)
+        return members
+
     def _cat_slices(self) -> list[tuple[int, int]]:
         return [(b.start, b.end) for b in self.preprocessor_.blocks_ if b.kind == "cat"]
 
@@ -183,11 +210,12 @@ class TabularGAN:
         rng = np.random.default_rng(self.config.seed + 1)
         space = self._scoring_space() or (lambda t: t)
 
-        def draw(count: int) -> torch.Tensor:
-            matrix, _ = self._generate_matrix(np.full(n_classes, count), rng, order_by_class=True)
+        def draw(count: int, generator: Generator | None = None) -> torch.Tensor:
+            matrix, _ = self._generate_matrix(np.full(n_classes, count), rng, order_by_class=True, generator=generator)
             return space(torch.as_tensor(matrix, device=self.device_)).reshape(n_classes, count, -1)
 
         samples = draw(n)
+        member_samples = [draw(n, g) for g in getattr(self, "_members", [])]
         held = space(X_hold)
         held_by_class = [held[y_hold == c] for c in range(n_classes)]
         log_weights: list[torch.Tensor | None] = [None] * n_classes
@@ -206,13 +234,15 @@ class TabularGAN:
                 separations.append(separation(odds, held_c, fresh_check[c]))
                 if separations[-1] >= MIN_SEPARATION:
                     log_weights[c] = sample_log_weights(odds, samples[c], temperature)
+        share = _components_per_generator(components, 1 + len(member_samples))
         mixtures = [
-            Mixture.summarise(s, components, self.config.seed, w) if components > 0 else Mixture.of_samples(s, w)
+            Mixture.summarise(s, share, self.config.seed, w) if components > 0 else Mixture.of_samples(s, w)
             for s, w in zip(samples, log_weights)
         ]
+        members = [mixtures] + [[Mixture.summarise(s, share, self.config.seed) for s in m] for m in member_samples]
         rule = self.config.density_bandwidth
-        sigmas = [m.choose_bandwidth(h, rule) for m, h in zip(mixtures, held_by_class)]
-        self._density = SampleDensity(mixtures, sigmas)
+        sigmas = [[m.choose_bandwidth(h, rule) for m, h in zip(member, held_by_class)] for member in members]
+        self._density = SampleDensity(members, sigmas)
         return separations
 
     def _records(self, df: pd.DataFrame, lazy: bool) -> Records | torch.Tensor:
@@ -386,16 +416,21 @@ class TabularGAN:
         return self.preprocessor_.inverse_transform(matrix, rng), y
 
     def _generate_matrix(
-        self, counts: np.ndarray, rng: np.random.Generator, order_by_class: bool = False
+        self,
+        counts: np.ndarray,
+        rng: np.random.Generator,
+        order_by_class: bool = False,
+        generator: Generator | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of G in the preprocessed space (categories sampled one-hot), and their classes."""
+        """Rows of G (or of ``generator``) in the preprocessed space (categories sampled one-hot), and
+        their classes."""
         self._check_fitted()
         gen = torch.Generator(device=self.device_).manual_seed(int(rng.integers(2**31)))
         y = np.repeat(np.arange(len(self.classes_)), counts)
         if not order_by_class:
             rng.shuffle(y)
         out = []
-        g = self.nets_.generator_ema
+        g = self.nets_.generator_ema if generator is None else generator
         with torch.no_grad():
             for start in range(0, len(y), 65536):
                 cls = torch.as_tensor(y[start : start + 65536], device=self.device_)
@@ -592,10 +627,20 @@ def _restore_labels(values: np.ndarray, dtype: str | None) -> pd.Series:
         return series
 
 
+def _components_per_generator(components: int, generators: int) -> int:
+    """Each generator's share of the density's ``components``, at least MIN_GENERATOR_COMPONENTS (or all)."""
+    if generators <= 1:
+        return components
+    return max(min(components, MIN_GENERATOR_COMPONENTS), components // generators)
+
+
 def _check_density_settings(config: TrainConfig) -> None:
     """Refuse bad density settings before training rather than after it."""
     if config.density_components < 0:
         raise GantoolsError(f"density_components must be 0 or more (got {config.density_components})")
+    generators = config.density_generators
+    if generators != "auto" and (isinstance(generators, bool) or not isinstance(generators, int) or generators < 1):
+        raise GantoolsError(f"density_generators must be 'auto' or a whole number of 1 or more (got {generators!r})")
     if not 0 <= config.density_reweighting <= 1:
         raise GantoolsError(f"density_reweighting must be between 0 and 1 (got {config.density_reweighting})")
     if config.density_bandwidth not in BANDWIDTH_RULES:

@@ -245,6 +245,7 @@ def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
     model = TabularGAN.load(model_dir, "cpu")
     cfg = model.to_config()
     cal = cfg.pop("calibration")
+    generators = len(cal["density_sigmas"]) // len(model.classes_) if cal["density_sigmas"] else 0
     return {
         "model": str(model_dir),
         "gantools_version": getattr(model, "saved_with_", None),
@@ -269,7 +270,14 @@ def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
                 "density_gate": cal["corroboration_gate"],
                 "density_ceiling": cal["corroboration_ceiling"],
             },
-            "density_bandwidths": dict(zip(map(str, model.classes_), cal["density_sigmas"])),
+            # G's density multiplies this many generators' (trained from different seeds); each has its
+            # own bandwidth per class
+            "density_generators": generators,
+            "density_bandwidths": {
+                str(c): cal["density_sigmas"][i :: len(model.classes_)] for i, c in enumerate(model.classes_)
+            }
+            if cal["density_sigmas"]
+            else {},
             # per class: how clearly a real-vs-G classifier told held-out rows from G's samples (standard
             # errors); G's samples were weighted by its tempered odds where it reached the minimum
             "density_reweighting": {

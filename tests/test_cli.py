@@ -210,12 +210,15 @@ def test_help_shows_computed_defaults(tmp_path):
 def test_train_with_known_anomalies_tunes_and_reports_weights(tmp_path, banknote):
     banknote[banknote["class"] == 0].drop(columns="class").to_csv(tmp_path / "genuine.csv", index=False)
     banknote[banknote["class"] == 1].head(5).to_csv(tmp_path / "known_forged.csv", index=False)
-    result = run_cli(
-        "train", "genuine.csv", "--anomalies", "known_forged.csv", "--epochs", "20", "--quiet", cwd=tmp_path, check=True
-    )
+    result = run_cli("train", "genuine.csv", "--anomalies", "known_forged.csv", "--epochs", "20", "--generators", "2",
+                     "--quiet", cwd=tmp_path, check=True)  # fmt: skip
     assert "tuned on 5 labeled anomalies" in result.stdout
+    assert re.search(r"generators in the density\s*│\s*2 ", result.stdout)
     info = run_cli("info", "--json", cwd=tmp_path, check=True)
     assert "tuned on 5 labeled anomalies" in info.stdout
+    assert json.loads(info.stdout)["scoring"]["density_generators"] == 2
+    assert "each of 2 generators" in run_cli("info", cwd=tmp_path, check=True).stdout
+    _assert_one_line_error(run_cli("train", "genuine.csv", "--generators", "0", cwd=tmp_path), "--generators")
     banknote.head(3).drop(columns=["variance"]).to_csv(tmp_path / "bad.csv", index=False)
     bad = run_cli("train", "genuine.csv", "--anomalies", "bad.csv", "--epochs", "2", "--quiet", cwd=tmp_path)
     assert bad.returncode == 1 and "bad.csv" in bad.stderr and "variance" in bad.stderr

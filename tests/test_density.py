@@ -78,3 +78,29 @@ def test_one_standard_error_rule_picks_the_smoothest_bandwidth_the_held_out_rows
     assert smooth > likeliest
     # one held-out row has no standard error: the likeliest
     assert mixture.choose_bandwidth(held[:1], "one_se") == mixture.choose_bandwidth(held[:1], "likelihood")
+
+
+def test_several_generators_multiply_their_densities_and_save_as_one():
+    rows = _wine()
+    first = [Mixture.summarise(rows[:60], 16, seed=0), Mixture.summarise(rows[60:120], 16, seed=0)]
+    second = [Mixture.summarise(rows[30:90], 16, seed=1), Mixture.of_samples(rows[90:150])]
+    density = SampleDensity([first, second], [[0.5, 0.7], [0.35, 1.0]])
+    assert density.sigmas == [0.5, 0.7, 0.35, 1.0]  # generator by generator: what the calibration stores
+    classes = torch.tensor([0] * 20 + [1] * 20)
+    queries = rows[-40:]
+    value, gaps = density(queries, classes, explain=True)
+    for c in (0, 1):
+        rows_c = classes == c
+        own = [
+            m[c].log_density(queries[rows_c], s[c], explain=True)
+            for m, s in ((first, [0.5, 0.7]), (second, [0.35, 1.0]))
+        ]
+        # the mean of each generator's -log p: the log of the densities' geometric mean
+        np.testing.assert_allclose(value[rows_c], -(own[0][0] + own[1][0]) / 2, rtol=1e-5)
+        np.testing.assert_allclose(gaps[rows_c], (own[0][1] + own[1][1]) / 2, rtol=1e-5, atol=1e-6)
+    # a record likely under one generator only scores worse than under that one alone
+    alone = SampleDensity(first, [0.5, 0.7])(queries, classes)[0]
+    assert not torch.allclose(alone, value)
+    again = SampleDensity.from_tensors(density.tensors(), density.sigmas)
+    assert len(again.members) == 2
+    np.testing.assert_allclose(again(queries, classes)[0], value, rtol=1e-6)

@@ -193,3 +193,60 @@ def test_corroboration_counts_only_past_the_density_gate():
     assert mask.tolist() == [False, True, True, True, False]
     cal.weight_reconstruction = 0.2  # a weighted network part: every row
     assert cal.network_rows(torch.tensor([1.0])) is None
+
+
+def test_one_class_density_multiplies_independently_trained_generators(banknote, banknote_model, tmp_path):
+    from gantools.workflows import info
+
+    genuine = banknote[banknote["class"] == 0].drop(columns="class")
+    single = TabularGAN(tiny_config(density_generators=1)).fit(genuine)
+    model = TabularGAN(tiny_config()).fit(genuine)  # "auto": three for one class
+    assert model.config.density_generators == 3 and model.history_["density_generators_trained"] == 3
+    assert banknote_model.config.density_generators == 1  # several classes: augmentation models keep one
+    members = model._density.members
+    assert len(members) == 3 and len(model.calibration_.density_sigmas) == 3
+    # the first is the model's own G, as a one-generator model of the same seed has it; the others are
+    # trained from other seeds; each summarised by its share of the components, at least 128
+    for mine, theirs in zip(model.nets_.generator_ema.parameters(), single.nets_.generator_ema.parameters()):
+        torch.testing.assert_close(mine, theirs)
+    assert [len(m[0].centres) for m in members] == [128] * 3 and len(single._density.mixtures[0].centres) == 256
+    assert not torch.allclose(members[1][0].centres.mean(0), members[0][0].centres.mean(0), atol=1e-4)
+    rows = model._scoring_space()(torch.as_tensor(model.preprocessor_.transform(genuine.head(40))))
+    zeros = torch.zeros(len(rows), dtype=torch.long)
+    own = [-m[0].log_density(rows, s[0])[0] for m, s in zip(members, model._density.member_sigmas)]
+    np.testing.assert_allclose(model._density(rows, zeros)[0], sum(own) / 3, rtol=1e-5)
+    # saved and loaded: the same scores, and info tells how many generators and their bandwidths
+    path = model.save(tmp_path / "m")
+    np.testing.assert_allclose(
+        TabularGAN.load(path, "cpu").score(banknote)["score"], model.score(banknote)["score"], rtol=1e-5, atol=1e-6
+    )
+    scoring = info(path)["scoring"]
+    assert scoring["density_generators"] == 3 and [len(v) for v in scoring["density_bandwidths"].values()] == [3]
+    assert info(banknote_model.save(tmp_path / "two"))["scoring"]["density_generators"] == 1
+
+
+def test_an_interrupted_generator_is_left_out_and_the_model_still_scores(banknote, monkeypatch):
+    import gantools.model as model_module
+
+    real = model_module.train_networks
+    calls = []
+
+    def stopped_on_the_third(*args, **kwargs):
+        nets = real(*args, **kwargs)
+        calls.append(kwargs.get("encoder", True))
+        if len(calls) == 3:  # Ctrl+C while the third generator trains
+            nets.interrupted = True
+        return nets
+
+    monkeypatch.setattr(model_module, "train_networks", stopped_on_the_third)
+    genuine = banknote[banknote["class"] == 0].drop(columns="class")
+    model = TabularGAN(tiny_config(target_steps=100, encoder_steps=100, density_generators=4)).fit(genuine)
+    assert calls == [True, False, False]  # only the model's own networks train an encoder; nothing after the stop
+    assert model.history_["interrupted"] and model.history_["density_generators_trained"] == 2
+    assert len(model._density.members) == 2 and model.score(banknote)["score"].notna().all()
+
+
+@pytest.mark.parametrize("value", [0, -1, "three", True, 1.5])
+def test_bad_generator_counts_are_refused_before_training(banknote, value):
+    with pytest.raises(GantoolsError, match="density_generators must be 'auto' or a whole number"):
+        TabularGAN(tiny_config(density_generators=value)).fit(banknote)

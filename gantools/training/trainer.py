@@ -89,11 +89,13 @@ def train_networks(
     progress: ProgressFn | None = None,
     validation: tuple[torch.Tensor, torch.Tensor] | None = None,
     gan_steps: int | None = None,
+    encoder: bool = True,
 ) -> Networks:
     """Train G, D (and the EMA of G), then E, on the preprocessed rows ``X`` with class indices ``y``.
 
     ``validation`` (held-out rows and their classes) enables early stopping when the config asks for it.
     ``gan_steps`` overrides the number of GAN steps the config implies (0: G stays at its Gaussian base).
+    ``encoder=False`` skips E's training (E stays untrained): for generators used only for their samples.
     """
     device = X.device
     config = config.resolve_sizes(n_classes, len(X))
@@ -179,7 +181,8 @@ def train_networks(
     )
     if nets.interrupted:  # stopped early: an encoder in proportion to the GAN steps actually taken
         enc_steps = min(enc_steps, config.resolved_encoder_steps(step))
-    _train_encoder(nets, X, sampler, batch, enc_steps, cat_slices, config, rng, progress)
+    if encoder:
+        _train_encoder(nets, X, sampler, batch, enc_steps, cat_slices, config, rng, progress)
     return nets.eval()
 
 
