@@ -15,7 +15,9 @@ with nothing else running. ``--epochs`` shortens the fits (a smoke test only: th
 different share of rows). ``--models DIR`` skips the fits and loads the seed-0 fits that
 `anomaly.py --save-models DIR` kept (``DIR/<set>_seed0``: the same split and settings); their calibration
 is recomputed with this version's code on the held-out rows it was made from (the model's own seeded
-split of the fitted rows), so fits saved by an earlier commit score as fresh fits would.
+split of the fitted rows), so fits saved by an earlier commit score as fresh fits would (the density is
+refitted from the saved networks: the model's own generator only, as further generators are not saved);
+``--as-saved`` scores them as saved instead (fits saved by this version).
 
     python benchmarks/score_speed.py --jobs 2                  # the 13 sets
     python benchmarks/score_speed.py --models DIR              # with anomaly.py's saved fits
@@ -92,10 +94,14 @@ def recalibrate(det: Any, fit_rows: np.ndarray) -> None:
     from gantools.model import _stratified_holdout
 
     model = det.model_
-    _, hold = _stratified_holdout(np.zeros(len(fit_rows), dtype=int), model.config.holdout, model.config.seed)
-    frame = det._frame(fit_rows[hold])
-    X = torch.as_tensor(model.preprocessor_.transform(frame[model.schema_.names]), device=model.device_)
-    model._calibrate(X, torch.zeros(len(X), dtype=torch.long, device=model.device_))
+    train, hold = _stratified_holdout(np.zeros(len(fit_rows), dtype=int), model.config.holdout, model.config.seed)
+
+    def encoded(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        frame = det._frame(rows)
+        X = torch.as_tensor(model.preprocessor_.transform(frame[model.schema_.names]), device=model.device_)
+        return X, torch.zeros(len(X), dtype=torch.long, device=model.device_)
+
+    model._calibrate(*encoded(fit_rows[hold]), *encoded(fit_rows[train]))
     det._finish_fit(None)
 
 
@@ -140,6 +146,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="gantools training passes (default: its own)")
     parser.add_argument("--jobs", type=int, default=1, help="gantools fits at a time (before any timing)")
     parser.add_argument("--models", type=Path, help="folder of anomaly.py --save-models fits: no fitting here")
+    parser.add_argument(
+        "--as-saved", action="store_true", help="with --models: score the fits as saved (no recalibration)"
+    )
     parser.add_argument("--device", default="cpu", help="where gantools scores (the others: the CPU)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads while timing")
     parser.add_argument("--name", default="score_speed")
@@ -159,7 +168,14 @@ def main() -> None:
             [
                 r
                 for name in args.datasets
-                for r in run(name, args.rows, args.repeats, models[name], args.device, args.models is not None)
+                for r in run(
+                    name,
+                    args.rows,
+                    args.repeats,
+                    models[name],
+                    args.device,
+                    args.models is not None and not args.as_saved,
+                )
             ]
         )
     parts = []

@@ -42,6 +42,48 @@ LOG_FLOOR = -80.0
 BLOCK_ELEMENTS = 1 << 18  # query rows per block × components: the kernel block stays in the CPU's cache
 
 
+def _log_mixtures(
+    queries: torch.Tensor,
+    centres: torch.Tensor,
+    variance: torch.Tensor,
+    log_weights: torch.Tensor,
+    groups: int,
+    block: int | None = None,
+    explain: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log density of each query under ``groups`` mixtures stacked as equal runs of components: (n, groups).
+
+    Component k has centre ``centres[k]``, variance ``variance[k]`` (per column) and log weight
+    ``log_weights[k]`` (−inf pads a shorter mixture). With ``explain``, also each query's squared gap per
+    slot to each mixture's responsibility-weighted mean of its centres: (n, groups, d).
+    """
+    n_total, d = centres.shape
+    size = n_total // groups
+    offset = log_weights - 0.5 * d * variance.log()
+    # log kernel_k(q) = offset_k − ‖q − c_k‖² / 2v_k = [q, ‖q‖²] · [c_k / v_k, −1 / 2v_k] + bias_k: one matrix
+    # product per block gives every log kernel value of every mixture (the expansion of ‖q − c_k‖² as
+    # before, its terms scaled before they are summed instead of after: the same float32 rounding)
+    weights = torch.cat([centres / variance.unsqueeze(1), (-0.5 / variance).unsqueeze(1)], dim=1).T
+    bias = (offset - 0.5 * (centres * centres).sum(dim=1) / variance).unsqueeze(0)
+    block = block or max(64, BLOCK_ELEMENTS // max(n_total, 1))
+    out, gaps = [], []
+    for start in range(0, len(queries), block):
+        q = queries[start : start + block]
+        kernel = torch.addmm(bias, torch.cat([q, (q * q).sum(dim=1, keepdim=True)], dim=1), weights)
+        kernel = kernel.view(len(q), groups, size)
+        top = kernel.amax(dim=2, keepdim=True)
+        kernel.sub_(top).clamp_(min=LOG_FLOOR).exp_()  # kernel values relative to the row's largest
+        total = kernel.sum(dim=2, keepdim=True)
+        out.append((total.log() + top).squeeze(2))
+        if explain:
+            means = torch.einsum("ngk,gkd->ngd", kernel.div_(total), centres.view(groups, size, d))
+            gaps.append((q.unsqueeze(1) - means) ** 2)
+    value = torch.cat(out) if out else queries.new_zeros(0, groups)
+    if not explain:
+        return value, None
+    return value, torch.cat(gaps) if gaps else queries.new_zeros(0, groups, d)
+
+
 class Mixture:
     """Isotropic Gaussian components: centres (K, d), log weights (K,), spreads v_k (K,)."""
 
@@ -106,30 +148,8 @@ class Mixture:
         With ``explain``, also each query's squared gap per slot to the responsibility-weighted mean of
         the centres (what the record would have to change to sit where G puts its mass).
         """
-        d = queries.shape[1]
-        centres = self.centres
-        variance = sigma**2 + self.spreads
-        offset = self.log_weights - 0.5 * d * variance.log()
-        # log kernel_k(q) = offset_k − ‖q − c_k‖² / 2v_k = [q, ‖q‖²] · [c_k / v_k, −1 / 2v_k] + bias_k: one
-        # matrix product per block gives every log kernel value (the expansion of ‖q − c_k‖² as before,
-        # its terms scaled before they are summed instead of after: the same float32 rounding)
-        weights = torch.cat([centres / variance.unsqueeze(1), (-0.5 / variance).unsqueeze(1)], dim=1).T
-        bias = (offset - 0.5 * (centres * centres).sum(dim=1) / variance).unsqueeze(0)
-        block = block or max(64, BLOCK_ELEMENTS // max(len(centres), 1))
-        out, gaps = [], []
-        for start in range(0, len(queries), block):
-            q = queries[start : start + block]
-            kernel = torch.addmm(bias, torch.cat([q, (q * q).sum(dim=1, keepdim=True)], dim=1), weights)
-            top = kernel.amax(dim=1, keepdim=True)
-            kernel.sub_(top).clamp_(min=LOG_FLOOR).exp_()  # kernel values relative to the row's largest
-            total = kernel.sum(dim=1, keepdim=True)
-            out.append((total.log() + top).squeeze(1))
-            if explain:
-                gaps.append((q - kernel.div_(total) @ centres) ** 2)
-        value = torch.cat(out) if out else queries.new_zeros(0)
-        if not explain:
-            return value, None
-        return value, torch.cat(gaps) if gaps else queries.new_zeros(0, d)
+        value, gaps = _log_mixtures(queries, self.centres, sigma**2 + self.spreads, self.log_weights, 1, block, explain)
+        return value.squeeze(1), None if gaps is None else gaps.squeeze(1)
 
     def choose_bandwidth(self, holdout: torch.Tensor, rule: str = "likelihood") -> float:
         """The σ (from a fixed grid, in standardised units) chosen on held-out rows.
@@ -195,22 +215,37 @@ class SampleDensity:
         """Every generator's bandwidth per class, generator by generator (the first's come first)."""
         return [s for member in self.member_sigmas for s in member]
 
+    def _stacked(self, c: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Class ``c``'s mixtures of every generator as one stack (centres, variances, log weights), each
+        padded to the same number of components, so that one pass evaluates them all."""
+        cache = self.__dict__.setdefault("_stacks", {})
+        if c not in cache:
+            mixtures = [member[c] for member in self.members]
+            size = max(len(m.centres) for m in mixtures)
+            centres, variance, log_w = [], [], []
+            for m, sigmas in zip(mixtures, self.member_sigmas):
+                pad = size - len(m.centres)
+                centres.append(torch.cat([m.centres, m.centres.new_zeros(pad, m.centres.shape[1])]))
+                variance.append(torch.cat([sigmas[c] ** 2 + m.spreads, m.spreads.new_ones(pad)]))
+                log_w.append(torch.cat([m.log_weights, m.log_weights.new_full((pad,), -math.inf)]))
+            cache[c] = torch.cat(centres), torch.cat(variance), torch.cat(log_w)
+        return cache[c]
+
     def __call__(
         self, X: torch.Tensor, classes: torch.Tensor, explain: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``−log p_G`` per row against its class; with ``explain`` also the per-slot squared gaps."""
-        value = torch.zeros(len(X), dtype=X.dtype, device=X.device)
-        gaps = torch.zeros_like(X) if explain else None
-        share = 1.0 / len(self.members)
-        for c in torch.unique(classes).tolist():
-            rows = classes == c
-            for mixtures, sigmas in zip(self.members, self.member_sigmas):
-                v, g = mixtures[c].log_density(X[rows], sigmas[c], explain=explain)
-                # NaN only where squared distances overflow float32 (values ~1e19 standard deviations out):
-                # as far from G's mass as it gets, not "no evidence"
-                value[rows] += share * torch.nan_to_num(-v, nan=math.inf)
-                if gaps is not None:
-                    gaps[rows] += share * g
+        value = torch.empty(len(X), dtype=X.dtype, device=X.device)
+        gaps = torch.empty_like(X) if explain else None
+        present = torch.unique(classes).tolist()
+        for c in present:
+            rows = slice(None) if len(present) == 1 else classes == c  # one class: no copies
+            log_p, g = _log_mixtures(X[rows], *self._stacked(c), len(self.members), explain=explain)
+            # NaN only where squared distances overflow float32 (values ~1e19 standard deviations out):
+            # as far from G's mass as it gets, not "no evidence"
+            value[rows] = torch.nan_to_num(-log_p.mean(dim=1), nan=math.inf)
+            if gaps is not None:
+                gaps[rows] = g.mean(dim=1)
         return value, gaps
 
     def tensors(self) -> dict[str, torch.Tensor]:
