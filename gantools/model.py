@@ -132,7 +132,9 @@ class TabularGAN:
             refit = self.config.refit and self.nets_.history.get("selected_step") is not None
             if refit and not self.nets_.interrupted:
                 self.nets_ = self._refit_all_rows(X, y_t, len(classes), self.nets_.history, progress)
-            self._members = self._train_members(X[train_idx], y_t[train_idx], len(classes), progress)
+            self._members = self._train_members(
+                X[train_idx], y_t[train_idx], len(classes), progress, validation=(X[hold_idx], y_t[hold_idx])
+            )
         seconds = time.perf_counter() - started
         self.history_ = {
             **self.nets_.history,
@@ -165,10 +167,13 @@ class TabularGAN:
         nets.history.update({k: selection[k] for k in kept if k in selection}, refit_on_all_rows=True)
         return nets
 
-    def _train_members(self, X: torch.Tensor, y: torch.Tensor, n_classes: int, progress: Any) -> list[Generator]:
+    def _train_members(
+        self, X: torch.Tensor, y: torch.Tensor, n_classes: int, progress: Any, validation: tuple | None = None
+    ) -> list[Generator]:
         """The density's further generators (``TrainConfig.density_generators`` − 1): G and D trained again
-        from other seeds on the same rows, no encoder; only G's EMA is kept, for its samples. A Ctrl+C
-        keeps the ones already finished (and none after a stopped main training)."""
+        from other seeds on the same rows (with early stopping where the config has it; not refitted on
+        every row), no encoder; only G's EMA is kept, for its samples. A Ctrl+C keeps the ones already
+        finished (and none after a stopped main training)."""
         members: list[Generator] = []
         if self.nets_.interrupted or self.config.density_components <= 0:
             return members
@@ -178,7 +183,7 @@ class TabularGAN:
             named = None
             if progress is not None:
                 named = lambda phase, *a, k=k: progress(f"Training generator {k + 1}/{total}", *a)  # noqa: E731
-            nets = train_networks(X, y, n_classes, self._cat_slices(), config, named, encoder=False)
+            nets = train_networks(X, y, n_classes, self._cat_slices(), config, named, validation, encoder=False)
             if nets.interrupted:
                 self.nets_.interrupted = True
                 break

@@ -250,3 +250,12 @@ def test_an_interrupted_generator_is_left_out_and_the_model_still_scores(banknot
 def test_bad_generator_counts_are_refused_before_training(banknote, value):
     with pytest.raises(GantoolsError, match="density_generators must be 'auto' or a whole number"):
         TabularGAN(tiny_config(density_generators=value)).fit(banknote)
+
+
+def test_several_classes_can_multiply_generators_too(banknote):
+    model = TabularGAN(tiny_config(density_generators=2)).fit(banknote, label="class")  # early stopping on
+    assert model.history_["density_generators_trained"] == 2
+    assert [len(member) for member in model._density.members] == [2, 2]  # per generator, one mixture per class
+    assert len(model.calibration_.density_sigmas) == 4
+    scored = model.score(banknote)
+    assert (scored["class"] == banknote["class"]).mean() > 0.8  # each note still fits its own class best
