@@ -204,6 +204,7 @@ class SampleDensity:
             mixtures, sigmas = [mixtures], [sigmas]
         self.members: list[list[Mixture]] = [list(m) for m in mixtures]
         self.member_sigmas: list[list[float]] = [list(map(float, s)) for s in sigmas]
+        self._stacks: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}  # per class, built once
 
     @property
     def mixtures(self) -> list[Mixture]:
@@ -218,8 +219,7 @@ class SampleDensity:
     def _stacked(self, c: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Class ``c``'s mixtures of every generator as one stack (centres, variances, log weights), each
         padded to the same number of components, so that one pass evaluates them all."""
-        cache = self.__dict__.setdefault("_stacks", {})
-        if c not in cache:
+        if c not in self._stacks:
             mixtures = [member[c] for member in self.members]
             size = max(len(m.centres) for m in mixtures)
             centres, variance, log_w = [], [], []
@@ -228,8 +228,8 @@ class SampleDensity:
                 centres.append(torch.cat([m.centres, m.centres.new_zeros(pad, m.centres.shape[1])]))
                 variance.append(torch.cat([sigmas[c] ** 2 + m.spreads, m.spreads.new_ones(pad)]))
                 log_w.append(torch.cat([m.log_weights, m.log_weights.new_full((pad,), -math.inf)]))
-            cache[c] = torch.cat(centres), torch.cat(variance), torch.cat(log_w)
-        return cache[c]
+            self._stacks[c] = torch.cat(centres), torch.cat(variance), torch.cat(log_w)
+        return self._stacks[c]
 
     def __call__(
         self, X: torch.Tensor, classes: torch.Tensor, explain: bool = False
