@@ -66,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", required=True)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--setting", action="append", required=True, help="NAME=JSON of TrainConfig overrides")
     parser.add_argument("--fpr", type=float, default=0.05)
     parser.add_argument("--jobs", type=int, default=1)
@@ -73,7 +74,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = [(s.split("=", 1)[0], json.loads(s.split("=", 1)[1])) for s in args.setting]
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    jobs = [(d, seed, name, over) for name, over in settings for d in args.datasets for seed in range(args.seeds)]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(d, seed, name, over) for name, over in settings for d in args.datasets for seed in seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(run_one, *job, args.fpr, threads) for job in jobs]
         rows = [f.result() for f in futures]

@@ -646,6 +646,11 @@ def _check_density_settings(config: TrainConfig) -> None:
     generators = config.density_generators
     if generators != "auto" and (isinstance(generators, bool) or not isinstance(generators, int) or generators < 1):
         raise GantoolsError(f"density_generators must be 'auto' or a whole number of 1 or more (got {generators!r})")
+    if generators != "auto" and generators > 1 and config.density_components == 0:
+        raise GantoolsError(
+            f"density_generators={generators} needs the mixture density (density_components > 0); "
+            "a plain Parzen window (density_components=0) uses one generator"
+        )
     if not 0 <= config.density_reweighting <= 1:
         raise GantoolsError(f"density_reweighting must be between 0 and 1 (got {config.density_reweighting})")
     if config.density_bandwidth not in BANDWIDTH_RULES:

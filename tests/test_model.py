@@ -252,6 +252,11 @@ def test_bad_generator_counts_are_refused_before_training(banknote, value):
         TabularGAN(tiny_config(density_generators=value)).fit(banknote)
 
 
+def test_several_generators_without_the_mixture_are_refused(banknote):
+    with pytest.raises(GantoolsError, match="needs the mixture density"):
+        TabularGAN(tiny_config(density_generators=2, density_components=0)).fit(banknote)
+
+
 def test_several_classes_can_multiply_generators_too(banknote):
     model = TabularGAN(tiny_config(density_generators=2)).fit(banknote, label="class")  # early stopping on
     assert model.history_["density_generators_trained"] == 2
