@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from gantools._version import __version__
 from gantools.errors import GantoolsError, ModelNotFoundError
+from gantools.output import give_usual_mode
 
 FORMAT = "gantools-tabular"
 FORMAT_VERSION = 1
@@ -40,6 +41,8 @@ def write_bundle(
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=_json_default))
         (tmp / PREPROCESSOR_FILE).write_text(json.dumps(preprocessor, default=_json_default))
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
+        for made in (tmp, tmp / WEIGHTS_FILE):  # mkdtemp and safetensors make them private to the user
+            give_usual_mode(made)
         if target.exists():
             old = target.parent / f".{target.name}.old-{os.getpid()}"
             os.replace(target, old)

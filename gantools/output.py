@@ -15,6 +15,14 @@ from gantools.errors import GantoolsError
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 
 
+def give_usual_mode(path: Path) -> None:
+    """Give a file or folder made private by ``tempfile`` (mode 0600 / 0700) the mode a plain ``open`` or
+    ``mkdir`` would have given it under the user's umask, before it is renamed into place."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
+
+
 def check_output_path(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
@@ -67,6 +75,7 @@ class AtomicTableWriter:
             pd.DataFrame().to_parquet(self.tmp)
         elif self._first:
             self.tmp.write_text("")
+        give_usual_mode(self.tmp)
         os.replace(self.tmp, self.path)
         return self.path
 

@@ -68,3 +68,23 @@ def _empty_dir(tmp_path: Path) -> Path:
     empty = tmp_path / "empty"
     empty.mkdir()
     return empty
+
+
+def test_outputs_get_the_users_usual_mode_not_tempfiles_private_one(tmp_path: Path):
+    import os
+
+    import torch
+
+    from gantools.bundle import WEIGHTS_FILE, write_bundle
+    from gantools.output import AtomicTableWriter
+
+    old = os.umask(0o022)
+    try:
+        with AtomicTableWriter(tmp_path / "scores.csv") as writer:
+            writer.write(pd.DataFrame({"score": [0.5, 1.5]}))
+        folder = write_bundle(tmp_path / "model", {"kind": "test"}, {}, {"w": torch.zeros(2)})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "scores.csv").stat().st_mode & 0o777 == 0o644  # was 0o600 (mkstemp)
+    assert folder.stat().st_mode & 0o777 == 0o755  # was 0o700 (mkdtemp)
+    assert (folder / WEIGHTS_FILE).stat().st_mode & 0o777 == 0o644

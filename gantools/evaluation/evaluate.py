@@ -26,6 +26,7 @@ from gantools.evaluation.privacy import dcr_summary, find_copies
 from gantools.evaluation.report import EvaluationReport
 from gantools.evaluation.utility import tstr_trtr
 from gantools.model import MIN_ROWS, TabularGAN, class_key
+from gantools.output import give_usual_mode
 
 MIN_SYNTHETIC, MAX_SYNTHETIC = 1000, 20000
 MAX_ASSOCIATION_ROWS = 5000
@@ -294,9 +295,7 @@ def _check_out_dir(out_dir: Path) -> None:
 
 def _commit(tmp: Path, out_dir: Path) -> None:
     """Move the finished report into place; an earlier report there is replaced as a whole."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes the folder private to the user; give it the usual mode
+    give_usual_mode(tmp)  # mkdtemp makes the folder private to the user
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(out_dir, old)
