@@ -142,7 +142,8 @@ def _metrics(truth: np.ndarray, scores: np.ndarray, flagged: np.ndarray) -> dict
     }
 
 
-def run_dataset(name: str, seeds: int, opts: Options) -> list[dict]:
+def run_seed(name: str, seed: int, opts: Options) -> list[dict]:
+    """Every method on one dataset's split of one seed (one job of the run: resumable per dataset and seed)."""
     import torch
     from sklearn.preprocessing import StandardScaler
 
@@ -159,70 +160,69 @@ def run_dataset(name: str, seeds: int, opts: Options) -> list[dict]:
         print(f"{name:14s} seed {seed} {method:22s} AUROC {metrics['auroc']:.4f} FPR {metrics['fpr_realised']:.3f} "
               f"fit {fit_s:7.1f}s {rate:10.0f} rows/s", flush=True)  # fmt: skip
 
-    for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(normal))
-        cut = int(0.6 * len(normal))
-        fit_rows = normal[order[:cut]]
-        test = np.vstack([normal[order[cut:]], anomalies])
-        truth = np.r_[np.zeros(len(normal) - cut), np.ones(len(anomalies))]
-        scaler = StandardScaler().fit(fit_rows)
-        fit_s, test_s = scaler.transform(fit_rows), scaler.transform(test)
-        fitted_gantools = None
-        for method, make in unsupervised_methods(opts, seed).items():
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(normal))
+    cut = int(0.6 * len(normal))
+    fit_rows = normal[order[:cut]]
+    test = np.vstack([normal[order[cut:]], anomalies])
+    truth = np.r_[np.zeros(len(normal) - cut), np.ones(len(anomalies))]
+    scaler = StandardScaler().fit(fit_rows)
+    fit_s, test_s = scaler.transform(fit_rows), scaler.transform(test)
+    fitted_gantools = None
+    for method, make in unsupervised_methods(opts, seed).items():
+        if opts.only and method not in opts.only:
+            continue
+        if method in GAN_PEERS and len(fit_s) > opts.gan_peers_max_rows:
+            continue
+        if method == "AnoGAN" and (len(fit_s) > opts.anogan_max_rows or seed >= opts.anogan_seeds):
+            continue
+        torch.manual_seed(seed)
+        det = make()
+        t0 = time.perf_counter()
+        det.fit(fit_s)
+        fit_seconds = time.perf_counter() - t0
+        scores = det.decision_function(test_s)
+        target = opts.slow_throughput_rows if method == "AnoGAN" else opts.throughput_rows
+        rate = _rows_per_s(det.decision_function, test_s[: opts.slow_throughput_rows] if method == "AnoGAN"
+                           else test_s, target)  # fmt: skip
+        record(method, seed, _metrics(truth, scores, scores > det.threshold_), fit_seconds, rate)
+        if method == "gantools":
+            fitted_gantools = (det, fit_seconds)
+            if opts.save_models is not None:
+                det.save(opts.save_models / f"{name}_seed{seed}")
+
+    # A user with a few labeled anomalies: k of them join the fit rows, the rest stay in the test.
+    labeled_order = rng.permutation(len(anomalies))
+    for k in (5, 20):
+        if len(anomalies) < 2 * k:
+            continue
+        labeled = anomalies[labeled_order[:k]]
+        keep = np.r_[np.ones(len(normal) - cut, bool), np.ones(len(anomalies), bool)]
+        keep[len(normal) - cut + labeled_order[:k]] = False
+        test_k, truth_k = test_s[keep], truth[keep]
+        X_sup = np.vstack([fit_s, scaler.transform(labeled)])
+        y_sup = np.r_[np.zeros(len(fit_s)), np.ones(k)]
+        for method, make in supervised_methods(seed).items():
             if opts.only and method not in opts.only:
                 continue
-            if method in GAN_PEERS and len(fit_s) > opts.gan_peers_max_rows:
-                continue
-            if method == "AnoGAN" and (len(fit_s) > opts.anogan_max_rows or seed >= opts.anogan_seeds):
-                continue
-            torch.manual_seed(seed)
-            det = make()
+            clf = make()
             t0 = time.perf_counter()
-            det.fit(fit_s)
+            clf.fit(X_sup, y_sup)
             fit_seconds = time.perf_counter() - t0
-            scores = det.decision_function(test_s)
-            target = opts.slow_throughput_rows if method == "AnoGAN" else opts.throughput_rows
-            rate = _rows_per_s(det.decision_function, test_s[: opts.slow_throughput_rows] if method == "AnoGAN"
-                               else test_s, target)  # fmt: skip
-            record(method, seed, _metrics(truth, scores, scores > det.threshold_), fit_seconds, rate)
-            if method == "gantools":
-                fitted_gantools = (det, fit_seconds)
-                if opts.save_models is not None:
-                    det.save(opts.save_models / f"{name}_seed{seed}")
-
-        # A user with a few labeled anomalies: k of them join the fit rows, the rest stay in the test.
-        labeled_order = rng.permutation(len(anomalies))
-        for k in (5, 20):
-            if len(anomalies) < 2 * k:
-                continue
-            labeled = anomalies[labeled_order[:k]]
-            keep = np.r_[np.ones(len(normal) - cut, bool), np.ones(len(anomalies), bool)]
-            keep[len(normal) - cut + labeled_order[:k]] = False
-            test_k, truth_k = test_s[keep], truth[keep]
-            X_sup = np.vstack([fit_s, scaler.transform(labeled)])
-            y_sup = np.r_[np.zeros(len(fit_s)), np.ones(k)]
-            for method, make in supervised_methods(seed).items():
-                if opts.only and method not in opts.only:
-                    continue
-                clf = make()
-                t0 = time.perf_counter()
-                clf.fit(X_sup, y_sup)
-                fit_seconds = time.perf_counter() - t0
-                scores = clf.predict_proba(test_k)[:, 1]
-                rate = _rows_per_s(lambda a, c=clf: c.predict_proba(a), test_k, opts.throughput_rows)
-                record(f"{method} (k={k})", seed, _metrics(truth_k, scores, scores > 0.5), fit_seconds, rate)
-            if k == 5 and fitted_gantools is not None:
-                # The same model given the 5 labels: fit(X, y) would train the identical networks (same rows,
-                # same seed) and then tune the weights; tune_weights does the second step on a copy.
-                det, gan_fit_seconds = fitted_gantools
-                det = copy.deepcopy(det)
-                t0 = time.perf_counter()
-                det.tune_weights(scaler.transform(labeled))
-                fit_seconds = gan_fit_seconds + time.perf_counter() - t0
-                scores = det.decision_function(test_k)
-                rate = _rows_per_s(det.decision_function, test_k, opts.throughput_rows)
-                record("gantools+k5", seed, _metrics(truth_k, scores, scores > det.threshold_), fit_seconds, rate)
+            scores = clf.predict_proba(test_k)[:, 1]
+            rate = _rows_per_s(lambda a, c=clf: c.predict_proba(a), test_k, opts.throughput_rows)
+            record(f"{method} (k={k})", seed, _metrics(truth_k, scores, scores > 0.5), fit_seconds, rate)
+        if k == 5 and fitted_gantools is not None:
+            # The same model given the 5 labels: fit(X, y) would train the identical networks (same rows,
+            # same seed) and then tune the weights; tune_weights does the second step on a copy.
+            det, gan_fit_seconds = fitted_gantools
+            det = copy.deepcopy(det)
+            t0 = time.perf_counter()
+            det.tune_weights(scaler.transform(labeled))
+            fit_seconds = gan_fit_seconds + time.perf_counter() - t0
+            scores = det.decision_function(test_k)
+            rate = _rows_per_s(det.decision_function, test_k, opts.throughput_rows)
+            record("gantools+k5", seed, _metrics(truth_k, scores, scores > det.threshold_), fit_seconds, rate)
     return rows
 
 
@@ -256,47 +256,48 @@ def main() -> None:
                    args.slow_throughput_rows, args.methods, threads, args.save_models)  # fmt: skip
     started = time.perf_counter()
     name = args.name or "anomaly_" + "_".join(datasets if len(datasets) <= 2 else ["all"])
-    # Each finished dataset is appended to <name>.partial.csv, so a long run that is stopped keeps what it
-    # did; --resume skips the datasets already there.
+    # Each finished (dataset, seed) is appended to <name>.partial.csv, so a long run that is stopped keeps what
+    # it did; --resume skips the (dataset, seed) jobs already there.
     partial = RESULTS / f"{name}.partial.csv"
     done = pd.read_csv(partial) if args.resume and partial.exists() else pd.DataFrame()
     if not args.resume and partial.exists():
         partial.unlink()
-    todo = [d for d in datasets if done.empty or d not in set(done["dataset"])]
-    if args.summarise:  # only what is in the partial file: the datasets still to do are listed, not run
-        print("not run yet:", ", ".join(todo) or "none")
-        todo = []
+    finished = set() if done.empty else set(zip(done["dataset"], done["seed"], strict=True))
     # Largest first, so that the long ones do not end up last on one worker.
-    todo = sorted(todo, key=lambda d: -_rows_or_zero(d))
+    todo = [(d, seed) for d in sorted(datasets, key=lambda d: -_rows_or_zero(d)) for seed in range(args.seeds)]
+    todo = [job for job in todo if job not in finished]
+    if args.summarise:  # only what is in the partial file: the jobs still to do are listed, not run
+        print("not run yet:", ", ".join(f"{d} seed {seed}" for d, seed in todo) or "none")
+        todo = []
     results = [done.to_dict("records")] if not done.empty else []
 
     def keep(rows: list[dict]) -> None:
         results.append(rows)
         pd.DataFrame(rows).to_csv(partial, mode="a", header=not partial.exists(), index=False)
 
-    failed: list[str] = []  # a dataset that fails is reported; the others' results are still kept
+    failed: list[str] = []  # a job that fails is reported; the others' results are still kept
 
-    def failure(dataset: str, error: BaseException) -> None:
-        failed.append(dataset)
-        print(f"{dataset}: FAILED: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+    def failure(job: tuple[str, int], error: BaseException) -> None:
+        failed.append(f"{job[0]} seed {job[1]}")
+        print(f"{job[0]} seed {job[1]}: FAILED: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         traceback.print_exception(error)
 
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
-            futures = {pool.submit(run_dataset, d, args.seeds, opts): d for d in todo}
+            futures = {pool.submit(run_seed, d, seed, opts): (d, seed) for d, seed in todo}
             for future in as_completed(futures):
                 try:
                     keep(future.result())
                 except Exception as error:  # noqa: BLE001 - reported, and the run goes on
                     failure(futures[future], error)
     else:
-        for d in todo:
+        for d, seed in todo:
             try:
-                keep(run_dataset(d, args.seeds, opts))
+                keep(run_seed(d, seed, opts))
             except Exception as error:  # noqa: BLE001 - reported, and the run goes on
-                failure(d, error)
+                failure((d, seed), error)
     if failed:
-        sys.exit(f"failed datasets: {', '.join(failed)} (the others are in {partial}; rerun with --resume)")
+        sys.exit(f"failed: {', '.join(failed)} (the others are in {partial}; rerun with --resume)")
     table = pd.DataFrame([row for rows in results for row in rows])
     table["dataset"] = pd.Categorical(
         table["dataset"], [d for d in datasets if d in set(table["dataset"])], ordered=True
@@ -315,7 +316,8 @@ def main() -> None:
         )
         .reset_index()
     )
-    missing = [d for d in datasets if d not in set(table["dataset"])]
+    ran = set(zip(table["dataset"], table["seed"], strict=True))
+    missing = [f"{d} seed {seed}" for d in datasets for seed in range(args.seeds) if (d, seed) not in ran]
     notes = [
         f"Not run yet (the run was stopped; continue with --resume): {', '.join(missing)}." if missing else "",
         f"Protocol: fit on 60% of the normal rows (seeded split), test on the other 40% plus all anomalies; "
