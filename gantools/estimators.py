@@ -85,7 +85,7 @@ class GANAugmenter(_GANParams, BaseEstimator):
     Parameters
     ----------
     epochs : passes over the data; None picks about 6,000 training steps (for one class 100 per training
-        row, from 6,000 to 30,000).
+        row, from 6,000 to 60,000).
     batch_size, latent_dim, hidden : network and batch sizes (hidden None: 256, or 128 for one class).
     holdout : share of rows held out to choose when to stop training (early stopping).
     refit : after early stopping, train again on all rows (held-out ones included) for the chosen number

@@ -147,13 +147,14 @@ def test_snapshot_selector_posterior_rewards_telling_classes_apart():
 
 def test_network_sizes_follow_the_number_of_classes():
     one, several = TrainConfig().resolve_sizes(1), TrainConfig().resolve_sizes(3)
-    assert (one.hidden, one.target_steps) == (128, 30000)  # anomaly scoring: narrower, trained longer
+    assert (one.hidden, one.target_steps) == (128, 60000)  # anomaly scoring: narrower, trained longer
     assert (several.hidden, several.target_steps) == (256, 6000)
     given = TrainConfig(hidden=48, target_steps=500).resolve_sizes(1)
     assert (given.hidden, given.target_steps) == (48, 500)  # what the user asked for is kept
     assert TrainConfig.from_dict({"target_steps": 6000}).hidden == 256  # saved before sizes were automatic
-    # one class: steps grow with the training rows, between 6,000 and 30,000
-    assert [TrainConfig().resolve_sizes(1, n).target_steps for n in (40, 98, 240, 5000)] == [6000, 9800, 24000, 30000]
+    # one class: steps grow with the training rows, between 6,000 and 60,000
+    steps = [TrainConfig().resolve_sizes(1, n).target_steps for n in (40, 98, 240, 450, 5000)]
+    assert steps == [6000, 9800, 24000, 45000, 60000]
     assert TrainConfig().resolve_sizes(2, 5000).target_steps == 6000
 
 
