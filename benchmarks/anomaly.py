@@ -154,7 +154,7 @@ def run_seed(name: str, seed: int, opts: Options) -> list[dict]:
     normal, anomalies = X[y == 0], X[y == 1]
     rows: list[dict] = []
 
-    def record(method: str, seed: int, metrics: dict, fit_s: float, rate: float) -> None:
+    def record(method: str, metrics: dict, fit_s: float, rate: float) -> None:
         rows.append({"dataset": name, "seed": seed, "method": method, **metrics, "fit_seconds": fit_s,
                      "score_rows_per_s": rate})  # fmt: skip
         print(f"{name:14s} seed {seed} {method:22s} AUROC {metrics['auroc']:.4f} FPR {metrics['fpr_realised']:.3f} "
@@ -185,7 +185,7 @@ def run_seed(name: str, seed: int, opts: Options) -> list[dict]:
         target = opts.slow_throughput_rows if method == "AnoGAN" else opts.throughput_rows
         rate = _rows_per_s(det.decision_function, test_s[: opts.slow_throughput_rows] if method == "AnoGAN"
                            else test_s, target)  # fmt: skip
-        record(method, seed, _metrics(truth, scores, scores > det.threshold_), fit_seconds, rate)
+        record(method, _metrics(truth, scores, scores > det.threshold_), fit_seconds, rate)
         if method == "gantools":
             fitted_gantools = (det, fit_seconds)
             if opts.save_models is not None:
@@ -211,7 +211,7 @@ def run_seed(name: str, seed: int, opts: Options) -> list[dict]:
             fit_seconds = time.perf_counter() - t0
             scores = clf.predict_proba(test_k)[:, 1]
             rate = _rows_per_s(lambda a, c=clf: c.predict_proba(a), test_k, opts.throughput_rows)
-            record(f"{method} (k={k})", seed, _metrics(truth_k, scores, scores > 0.5), fit_seconds, rate)
+            record(f"{method} (k={k})", _metrics(truth_k, scores, scores > 0.5), fit_seconds, rate)
         if k == 5 and fitted_gantools is not None:
             # The same model given the 5 labels: fit(X, y) would train the identical networks (same rows,
             # same seed) and then tune the weights; tune_weights does the second step on a copy.
@@ -222,7 +222,7 @@ def run_seed(name: str, seed: int, opts: Options) -> list[dict]:
             fit_seconds = gan_fit_seconds + time.perf_counter() - t0
             scores = det.decision_function(test_k)
             rate = _rows_per_s(det.decision_function, test_k, opts.throughput_rows)
-            record("gantools+k5", seed, _metrics(truth_k, scores, scores > det.threshold_), fit_seconds, rate)
+            record("gantools+k5", _metrics(truth_k, scores, scores > det.threshold_), fit_seconds, rate)
     return rows
 
 
