@@ -28,7 +28,7 @@ from gantools.density import BANDWIDTH_RULES, Mixture, SampleDensity
 from gantools.density_ratio import MIN_SEPARATION, fit_log_odds, sample_log_weights, separation
 from gantools.errors import GantoolsError
 from gantools.models import Generator
-from gantools.preprocessing import TabularPreprocessor
+from gantools.preprocessing import ReadColumns, TabularPreprocessor
 from gantools.progress import training_progress
 from gantools.scoring import RawParts, Records, ScoreCalibration, raw_parts
 from gantools.scoring_space import ScoringSpace
@@ -254,20 +254,21 @@ class TabularGAN:
         """The rows of ``df`` for ``raw_parts``: in the scoring space directly, encoded for the networks
         when first asked (``lazy``: only the rows asked for, each time; else all rows, once)."""
         space = self._scoring_space()
+        columns = self.preprocessor_.read(df)  # parsed once; each encoding below reads these
+
+        def encode(values: ReadColumns) -> torch.Tensor:
+            return torch.as_tensor(self.preprocessor_.encode(values), device=self.device_)
+
         if space is None or space.n_columns == 0:  # the encoding is the scoring space already
-            return torch.as_tensor(self.preprocessor_.transform(df), device=self.device_)
+            return encode(columns)
         if getattr(self, "_missing_fill", None) is None:  # where a missing value's encoding maps to
             zeros = torch.zeros(1, self.preprocessor_.n_features_out_, device=self.device_)
             self._missing_fill = space(zeros)[0].cpu().numpy()
-        space_rows = torch.as_tensor(self.preprocessor_.transform_standardised(df, self._missing_fill))
-
-        def encode(frame: pd.DataFrame) -> torch.Tensor:
-            return torch.as_tensor(self.preprocessor_.transform(frame), device=self.device_)
-
+        space_rows = torch.as_tensor(self.preprocessor_.encode(columns, self._missing_fill))
         if lazy:
-            preprocessed = lambda index: encode(df.iloc[index.cpu().numpy()])  # noqa: E731
+            preprocessed = lambda index: encode(columns.take(index.cpu().numpy()))  # noqa: E731
         else:
-            every_row = functools.cache(lambda: encode(df))  # encoded once, and only if asked
+            every_row = functools.cache(lambda: encode(columns))  # encoded once, and only if asked
             preprocessed = lambda index: every_row()[index]  # noqa: E731
         return Records(space_rows.to(self.device_), preprocessed)
 
@@ -487,7 +488,7 @@ class TabularGAN:
         networks = all_parts or self.calibration_.needs_networks or getattr(self, "_density", None) is None
         # networks for only some rows (past the density gate) of one class: encode just those rows for them
         lazy = not all_parts and (normal_class is not None or len(self.classes_) == 1)
-        X = self._records(df[self.schema_.names], lazy)
+        X = self._records(df, lazy)  # reads the feature columns by name
         explain_density = explain > 0 and getattr(self, "_density", None) is not None
         if normal_class is not None:
             only = keys.index(class_key(normal_class))

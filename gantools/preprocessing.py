@@ -36,6 +36,36 @@ class Block:
     column: int  # index of the schema column this block encodes
 
 
+@dataclass
+class ReadColumns:
+    """A frame's feature columns parsed once (``TabularPreprocessor.read``): any rows of it can be encoded."""
+
+    numeric: np.ndarray  # (n, numeric columns) float64; NaN where missing or not a number
+    slots: np.ndarray  # (n, categorical columns) int64 one-hot slot; -1: none (unseen value)
+
+    def __len__(self) -> int:
+        return len(self.numeric)
+
+    def take(self, rows: np.ndarray) -> ReadColumns:
+        """The rows at ``rows``."""
+        return ReadColumns(self.numeric[rows], self.slots[rows])
+
+
+@dataclass
+class _Layout:
+    """Where each numeric and categorical column goes in the encoded matrix, as arrays (built with the
+    blocks), so that ``encode`` treats all linear columns in one pass."""
+
+    numeric_param: np.ndarray  # schema column index of each numeric column
+    numeric_slot: np.ndarray  # its value's slot
+    indicator_slot: np.ndarray  # its missing-indicator block's first slot (-1: none)
+    mean: np.ndarray
+    std: np.ndarray
+    standard: np.ndarray  # bool: standardised (linear) in the networks' encoding
+    direct: np.ndarray  # bool: quantile-mapped, standardised directly in the scorer's view
+    category_start: list[int]  # first slot of each categorical column's one-hot block
+
+
 def _to_json_value(value: Any) -> Any:
     if isinstance(value, (np.integer,)):
         return int(value)
@@ -148,6 +178,7 @@ class TabularPreprocessor:
                 self.blocks_.append(Block(pos, pos + width, "cat", col))
                 pos += width
         self.n_features_out_ = pos
+        self._layout = self._layout_of_columns()
 
     @property
     def feature_column_index(self) -> np.ndarray:
@@ -160,7 +191,7 @@ class TabularPreprocessor:
     # ------------------------------------------------------------ transform
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Encode ``df`` (its feature columns, by name) as a float32 matrix."""
-        return self._encode(df, None)
+        return self.encode(self.read(df))
 
     def transform_standardised(self, df: pd.DataFrame, missing_fill: np.ndarray) -> np.ndarray:
         """``transform``, but quantile-mapped columns in standardised original units, ``(v − mean) / std``.
@@ -170,51 +201,81 @@ class TabularPreprocessor:
         record. Missing values of those columns get ``missing_fill`` at their slot (where the encoded
         centre maps to). Columns of one distinct value keep their quantile encoding, as the space does.
         """
-        return self._encode(df, missing_fill)
+        return self.encode(self.read(df), missing_fill)
 
-    def _encode(self, df: pd.DataFrame, standardised_fill: np.ndarray | None) -> np.ndarray:
-        out = np.zeros((len(df), self.n_features_out_), dtype=np.float32)
-        numeric = self._numeric_values(df)
-        blocks = iter(self.blocks_)
-        for spec, params in zip(self.schema.columns, self.params_):
-            series = df[spec.name]
-            block = next(blocks)
-            if params["type"] == "numeric":
-                values = numeric[spec.name]
-                missing = ~np.isfinite(values)
-                direct = standardised_fill is not None and params["method"] == "quantile" and len(params["values"]) > 1
-                if direct:
-                    out[:, block.start] = (values - params["mean"]) / params["std"]
-                    out[missing, block.start] = standardised_fill[block.start]
-                else:
-                    out[:, block.start] = self._numeric_forward(np.where(missing, np.nan, values), params)
-                if params["has_missing"]:
-                    ind = next(blocks)
-                    out[:, ind.start] = ~missing
-                    out[:, ind.start + 1] = missing
-                elif not direct:
-                    # Missing where training had none: encode at the centre; the scorer sees no residual
-                    # here, so missing values never raise an alarm on their own.
-                    out[missing, block.start] = 0.0
-            else:
-                slots = self._category_slots(series, params)
-                rows = np.flatnonzero(slots >= 0)
-                out[rows, block.start + slots[rows]] = 1.0
-        return out
-
-    def _numeric_values(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Each numeric column of ``df`` as float64 (unparseable values NaN); columns that already hold
-        numbers are read in one pass, which per-column conversion made a large share of scoring's cost."""
+    def read(self, df: pd.DataFrame) -> ReadColumns:
+        """Parse the feature columns of ``df`` once (numbers, category slots), for ``encode`` to encode
+        any of its rows, any number of times, without going back to the frame."""
         names = [spec.name for spec, p in zip(self.schema.columns, self.params_) if p["type"] == "numeric"]
-        plain = [n for n in names if pd.api.types.is_numeric_dtype(df[n].dtype)]
-        out: dict[str, np.ndarray] = {}
-        if plain:
-            block = df[plain].to_numpy(dtype=np.float64, na_value=np.nan)
-            out.update({name: block[:, j] for j, name in enumerate(plain)})
-        for name in names:
-            if name not in out:
-                out[name] = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        numeric = np.empty((len(df), len(names)), dtype=np.float64)
+        plain = [j for j, name in enumerate(names) if pd.api.types.is_numeric_dtype(df[name].dtype)]
+        if plain:  # columns that already hold numbers: read in one pass (per column it was a large share of scoring)
+            columns = [names[j] for j in plain]
+            frame = df if list(df.columns) == columns else df[columns]
+            numeric[:, plain] = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        for j in sorted(set(range(len(names))) - set(plain)):
+            numeric[:, j] = pd.to_numeric(df[names[j]], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        categorical = [(spec.name, p) for spec, p in zip(self.schema.columns, self.params_) if p["type"] != "numeric"]
+        slots = np.empty((len(df), len(categorical)), dtype=np.int64)
+        for j, (name, params) in enumerate(categorical):
+            slots[:, j] = self._category_slots(df[name], params)
+        return ReadColumns(numeric, slots)
+
+    def encode(self, columns: ReadColumns, standardised_fill: np.ndarray | None = None) -> np.ndarray:
+        """The float32 matrix of ``read``'s columns (``transform``), or with ``standardised_fill`` given,
+        quantile-mapped columns in standardised units (``transform_standardised``)."""
+        layout = self._layout
+        n = len(columns)
+        out = np.zeros((n, self.n_features_out_), dtype=np.float32)
+        numeric = columns.numeric
+        missing = ~np.isfinite(numeric)
+        # Linear columns, all at once: standardised ones always, quantile-mapped ones when the scorer asks
+        # (each missing value at its fill: 0 for standardised columns, the encoded centre's image else).
+        linear = layout.standard if standardised_fill is None else layout.standard | layout.direct
+        if linear.any():
+            cols, slots = np.flatnonzero(linear), layout.numeric_slot[linear]
+            values = (numeric[:, cols] - layout.mean[cols]) / layout.std[cols]
+            fill = np.zeros(len(cols)) if standardised_fill is None else np.where(
+                layout.direct[cols], standardised_fill[slots], 0.0
+            )  # fmt: skip
+            out[:, slots] = np.where(missing[:, cols], fill, values)
+        for j in np.flatnonzero(~linear):  # quantile-mapped: missing at the centre, where the scorer sees no residual
+            params = self.params_[layout.numeric_param[j]]
+            out[:, layout.numeric_slot[j]] = self._numeric_forward(
+                np.where(missing[:, j], np.nan, numeric[:, j]), params
+            )
+        indicated = np.flatnonzero(layout.indicator_slot >= 0)
+        if len(indicated):
+            slots = layout.indicator_slot[indicated]
+            out[:, slots] = ~missing[:, indicated]
+            out[:, slots + 1] = missing[:, indicated]
+        for j, start in enumerate(layout.category_start):
+            rows = np.flatnonzero(columns.slots[:, j] >= 0)
+            out[rows, start + columns.slots[rows, j]] = 1.0
         return out
+
+    def _layout_of_columns(self) -> _Layout:
+        numeric = [(i, p) for i, p in enumerate(self.params_) if p["type"] == "numeric"]
+        first_block = {}
+        for k, block in enumerate(self.blocks_):
+            first_block.setdefault(block.column, k)
+        slot = np.array([self.blocks_[first_block[i]].start for i, _ in numeric], dtype=np.int64)
+        indicator = np.array(
+            [self.blocks_[first_block[i] + 1].start if p["has_missing"] else -1 for i, p in numeric], dtype=np.int64
+        )
+        quantile = np.array([p["method"] == "quantile" for _, p in numeric], dtype=bool)
+        several = np.array([len(p["values"]) > 1 for _, p in numeric], dtype=bool)
+        categorical = [self.blocks_[first_block[i]].start for i, p in enumerate(self.params_) if p["type"] != "numeric"]
+        return _Layout(
+            numeric_param=np.array([i for i, _ in numeric], dtype=np.int64),
+            numeric_slot=slot,
+            indicator_slot=indicator,
+            mean=np.array([p["mean"] for _, p in numeric], dtype=np.float64),
+            std=np.array([p["std"] for _, p in numeric], dtype=np.float64),
+            standard=~quantile,
+            direct=quantile & several,
+            category_start=categorical,
+        )
 
     @staticmethod
     def _numeric_forward(values: np.ndarray, params: dict[str, Any]) -> np.ndarray:
@@ -250,15 +311,6 @@ class TabularPreprocessor:
         table = np.fromiter((slot_of(v) for v in uniques), dtype=np.int64, count=len(uniques))
         table = np.append(table, slot_of.missing)  # code -1 (missing) picks the last entry
         return table[codes]
-
-    @classmethod
-    def _categorical_forward(cls, series: pd.Series, params: dict[str, Any]) -> np.ndarray:
-        """One-hot encoding of a categorical column (unseen values: all zeros)."""
-        slots = cls._category_slots(series, params)
-        onehot = np.zeros((len(series), len(params["categories"])), dtype=np.float32)
-        rows = np.flatnonzero(slots >= 0)
-        onehot[rows, slots[rows]] = 1.0
-        return onehot
 
     # ---------------------------------------------------- inverse transform
     def inverse_transform(self, matrix: np.ndarray, rng: np.random.Generator | None = None) -> pd.DataFrame:

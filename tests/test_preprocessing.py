@@ -202,3 +202,21 @@ def test_decoded_standardised_values_may_reach_beyond_a_small_samples_range(bank
     counts = pd.DataFrame({"visits": [0, 1, 1, 2, 3, 3, 4, 5, 7, 9]})
     decoded = _fit(counts, numeric_transform="standard").inverse_transform(z[:, :1])
     assert decoded["visits"].min() == 0  # a non-negative column stays non-negative
+
+
+def test_rows_of_columns_read_once_encode_as_those_rows_of_the_frame(adult_slice):
+    """The scorer reads a frame once and encodes some of its rows later (those E, G and D need): the same
+    matrix as encoding those rows of the frame, with categories, missing values and numbers given as text."""
+    features = adult_slice.drop(columns="income").reset_index(drop=True)
+    pre = _fit(adult_slice, "income")
+    probe = features.copy()
+    probe["age"] = probe["age"].astype(object)
+    probe.loc[3, "age"] = "41"  # a number as text in an object column
+    probe.loc[5, "workclass"] = "never seen"
+    probe.loc[7, "hours-per-week"] = np.nan
+    columns = pre.read(probe)
+    rows = np.array([7, 3, 0, 5, 5, len(probe) - 1])
+    np.testing.assert_array_equal(pre.encode(columns.take(rows)), pre.transform(probe.iloc[rows]))
+    np.testing.assert_array_equal(pre.encode(columns), pre.transform(probe))
+    assert pre.encode(columns)[5, pre.blocks_[1].start : pre.blocks_[1].end].sum() == 0  # unseen: all zeros
+    assert pre.encode(columns)[3, 0] == pre.transform(features.iloc[[3]].assign(age=41))[0, 0]

@@ -56,14 +56,19 @@ class Schema:
             raise GantoolsError(
                 f"{source} lacks column(s) {shown} that the model was trained on (expected: {', '.join(self.names)})"
             )
+        dtypes = df.dtypes  # once: looking each column up was a visible share of scoring a wide frame
         for spec in self.columns:  # text where numbers are expected would otherwise be read as missing
-            if spec.kind in ("numeric", "integer"):
+            if spec.kind in ("numeric", "integer") and not _holds_numbers(dtypes[spec.name]):
                 _check_numbers(df[spec.name], f"column '{spec.name}' in {source} is {spec.kind} in the model")
+
+
+def _holds_numbers(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
 
 
 def _check_numbers(series: pd.Series, context: str) -> None:
     """Raise a one-line error naming the first row whose value is not a number (missing values are fine)."""
-    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+    if _holds_numbers(series.dtype):
         return
     bad = series.notna() & pd.to_numeric(series, errors="coerce").isna()
     if bad.any():
