@@ -193,28 +193,20 @@ class TabularPreprocessor:
         """Encode ``df`` (its feature columns, by name) as a float32 matrix."""
         return self.encode(self.read(df))
 
-    def transform_standardised(self, df: pd.DataFrame, missing_fill: np.ndarray) -> np.ndarray:
-        """``transform``, but quantile-mapped columns in standardised original units, ``(v − mean) / std``.
-
-        What ``scoring_space.ScoringSpace`` makes of ``transform``'s output (its inverse map undoes the
-        quantile map exactly, extrapolation included) without the round trip: the scorer's view of a
-        record. Missing values of those columns get ``missing_fill`` at their slot (where the encoded
-        centre maps to). Columns of one distinct value keep their quantile encoding, as the space does.
-        """
-        return self.encode(self.read(df), missing_fill)
-
     def read(self, df: pd.DataFrame) -> ReadColumns:
         """Parse the feature columns of ``df`` once (numbers, category slots), for ``encode`` to encode
         any of its rows, any number of times, without going back to the frame."""
         names = [spec.name for spec, p in zip(self.schema.columns, self.params_) if p["type"] == "numeric"]
         numeric = np.empty((len(df), len(names)), dtype=np.float64)
-        plain = [j for j, name in enumerate(names) if pd.api.types.is_numeric_dtype(df[name].dtype)]
+        dtypes = df.dtypes
+        plain = [j for j, name in enumerate(names) if pd.api.types.is_numeric_dtype(dtypes[name])]
         if plain:  # columns that already hold numbers: read in one pass (per column it was a large share of scoring)
             columns = [names[j] for j in plain]
             frame = df if list(df.columns) == columns else df[columns]
             numeric[:, plain] = frame.to_numpy(dtype=np.float64, na_value=np.nan)
-        for j in sorted(set(range(len(names))) - set(plain)):
-            numeric[:, j] = pd.to_numeric(df[names[j]], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        for j, name in enumerate(names):
+            if j not in plain:  # text, objects: each value parsed, unparseable ones NaN
+                numeric[:, j] = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         categorical = [(spec.name, p) for spec, p in zip(self.schema.columns, self.params_) if p["type"] != "numeric"]
         slots = np.empty((len(df), len(categorical)), dtype=np.int64)
         for j, (name, params) in enumerate(categorical):
@@ -222,8 +214,14 @@ class TabularPreprocessor:
         return ReadColumns(numeric, slots)
 
     def encode(self, columns: ReadColumns, standardised_fill: np.ndarray | None = None) -> np.ndarray:
-        """The float32 matrix of ``read``'s columns (``transform``), or with ``standardised_fill`` given,
-        quantile-mapped columns in standardised units (``transform_standardised``)."""
+        """The float32 matrix of ``read``'s columns: what the networks see (``transform``).
+
+        With ``standardised_fill``: the scorer's view of the records instead, quantile-mapped columns in
+        standardised original units, ``(v − mean) / std``: what ``scoring_space.ScoringSpace`` makes of the
+        networks' encoding (its inverse map undoes the quantile map exactly, extrapolation included), without
+        the round trip. Missing values of those columns get ``standardised_fill`` at their slot (where the
+        encoded centre maps to). Columns of one distinct value keep their quantile encoding, as the space does.
+        """
         layout = self._layout
         n = len(columns)
         out = np.zeros((n, self.n_features_out_), dtype=np.float32)
@@ -235,9 +233,9 @@ class TabularPreprocessor:
         if linear.any():
             cols, slots = np.flatnonzero(linear), layout.numeric_slot[linear]
             values = (numeric[:, cols] - layout.mean[cols]) / layout.std[cols]
-            fill = np.zeros(len(cols)) if standardised_fill is None else np.where(
-                layout.direct[cols], standardised_fill[slots], 0.0
-            )  # fmt: skip
+            fill = np.zeros(len(cols))
+            if standardised_fill is not None:
+                fill = np.where(layout.direct[cols], standardised_fill[slots], 0.0)
             out[:, slots] = np.where(missing[:, cols], fill, values)
         for j in np.flatnonzero(~linear):  # quantile-mapped: missing at the centre, where the scorer sees no residual
             params = self.params_[layout.numeric_param[j]]
@@ -279,10 +277,7 @@ class TabularPreprocessor:
 
     @staticmethod
     def _numeric_forward(values: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        if params["method"] == "standard":
-            out = (values - params["mean"]) / params["std"]
-            out[np.isnan(values)] = 0.0
-            return out
+        """A quantile-mapped column's encoding (standardised columns are encoded with the linear ones)."""
         xs = np.asarray(params["values"])
         z_mid = (np.asarray(params["z_lo"]) + np.asarray(params["z_hi"])) / 2
         std = params["std"]

@@ -60,7 +60,7 @@ class RawParts:
 class Records:
     """Rows to score, given two ways: as the scorer measures them and, on demand, as the networks see them.
 
-    ``space_rows``: every row in the scoring space (``Preprocessor.transform_standardised``: no quantile
+    ``space_rows``: every row in the scoring space (``TabularPreprocessor.encode`` with a fill: no quantile
     round trip); ``preprocessed(index)``: the networks' encoding of the rows at ``index``, only asked for
     the rows that need E, G and D (past the density gate), so the rest are never quantile-mapped.
     """

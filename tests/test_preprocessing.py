@@ -130,7 +130,7 @@ def test_scoring_space_maps_every_column_as_its_own_inverse_quantile_map():
 
 
 def test_standardised_transform_is_the_scoring_space_without_the_round_trip():
-    """transform_standardised gives what ScoringSpace makes of transform: the scorer's view of a record,
+    """encode with a fill gives what ScoringSpace makes of transform: the scorer's view of a record,
     in range, beyond it, on ties, one-valued and missing (with and without a missing indicator)."""
     import torch
 
@@ -159,7 +159,7 @@ def test_standardised_transform_is_the_scoring_space_without_the_round_trip():
     space = ScoringSpace(pre.params_, pre.blocks_, torch.device("cpu"))
     via_space = space(torch.as_tensor(pre.transform(probe))).numpy()
     fill = space(torch.zeros(1, pre.n_features_out_))[0].numpy()
-    direct = pre.transform_standardised(probe, fill)
+    direct = pre.encode(pre.read(probe), fill)
     np.testing.assert_allclose(direct, via_space, rtol=1e-4, atol=1e-4)
 
 
