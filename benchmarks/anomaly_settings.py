@@ -71,9 +71,10 @@ def main() -> None:
     parser.add_argument("--fpr", type=float, default=0.05)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--name", default="anomaly_settings")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per fit (default: CPUs / jobs)")
     args = parser.parse_args()
     settings = [(s.split("=", 1)[0], json.loads(s.split("=", 1)[1])) for s in args.setting]
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     jobs = [(d, seed, name, over) for name, over in settings for d in args.datasets for seed in seeds]
     with ProcessPoolExecutor(args.jobs) as pool:

@@ -20,6 +20,9 @@ MULTI_CLASS_HIDDEN, MULTI_CLASS_STEPS = 256, 6000
 # One-class models (anomaly scoring) multiply the densities of this many independently trained generators
 # (TrainConfig.density_generators; benchmarks/results/anomaly_settings.md, "Several generators")
 ONE_CLASS_GENERATORS = 3
+# One-class models add the marginal term to G's loss at this weight (TrainConfig.marginal_weight; the
+# critic's hinge loss is of order 1; benchmarks/results/anomaly_settings.md, "Session 15")
+ONE_CLASS_MARGINAL_WEIGHT = 1.0
 MEMBER_SEED_STRIDE = 7919  # generator k of an ensemble trains with seed + k × this (k = 0: the model's own)
 
 
@@ -61,6 +64,17 @@ class TrainConfig:
     # tight support matters). Measured on banknote, 3 seeds: on, TSTR/TRTR 0.975 (off: one seed fell to
     # 0.88); on for one class, anomaly AUROC 0.955 (off: 0.998).
     minibatch_std: bool | str = "auto"
+    # G's loss adds this times the squared 1-D Wasserstein-2 distance between the numeric columns of each
+    # fake and real batch (``trainer.marginal_distance``), against G shrinking a column's spread (measured:
+    # a column of annthyroid at half the data's spread after 60,000 steps). "auto": ONE_CLASS_MARGINAL_WEIGHT
+    # for one class (anomaly scoring), 0 with several (not yet measured on the augmentation benchmarks);
+    # resolved when training starts, and stored so.
+    marginal_weight: float | str = "auto"
+    # Tied values of quantile-mapped columns (a value many rows share: a flat segment of the map) drawn anew
+    # within their interval in every training batch (``trainer.TiedValueJitter``) instead of sitting at one
+    # point of the normal scale, which a continuous G cannot match. Off by default: measured on four
+    # one-class fits only, not yet with the marginal term (benchmarks/results/anomaly_settings.md, "Session 15").
+    dequantize: bool = False
     ac_weight: float = 1.0  # auxiliary-classifier loss (with several classes): keeps classes apart
     feature_weight: float = 0.1  # weight of the discriminator-feature residual in the encoder loss
     generated_weight: float = 1.0  # weight of reconstructing generated rows in the encoder loss
@@ -86,6 +100,9 @@ class TrainConfig:
     # ONE_CLASS_GENERATORS for one class (anomaly scoring), 1 with several (augmentation: sampling uses
     # the first G only); resolved when training starts, and stored so.
     density_generators: int | str = "auto"
+    # How numeric columns are encoded for the networks (``TabularPreprocessor``): "auto" (skewed or spiky
+    # columns quantile-mapped, the others standardised), "standard" or "quantile" for every column.
+    numeric_transform: str = "auto"
     holdout: float = 0.2  # share of rows held out for validation and score calibration
     seed: int = 0
     device: str = "auto"
@@ -102,6 +119,8 @@ class TrainConfig:
             "density_components": 0,
             "density_reweighting": 0.0,
             "density_generators": 1,
+            "dequantize": False,
+            "marginal_weight": 0.0,
             **data,
         }
         data.setdefault("hidden", MULTI_CLASS_HIDDEN)  # the width every model had before it was automatic
@@ -122,7 +141,7 @@ class TrainConfig:
 
     def resolve_sizes(self, n_classes: int, n_rows: int | None = None) -> TrainConfig:
         """This config with ``hidden`` and ``target_steps`` set where they are None (and the number of
-        density generators where it is "auto").
+        density generators and the marginal weight where they are "auto").
 
         From the number of classes, and for one class from the number of training rows ``n_rows``
         (None: as many as make ONE_CLASS_STEPS).
@@ -138,7 +157,12 @@ class TrainConfig:
         generators = self.density_generators
         if generators == "auto":
             generators = ONE_CLASS_GENERATORS if one else 1
-        return replace(self, hidden=hidden, target_steps=steps, density_generators=int(generators))
+        marginal = self.marginal_weight
+        if marginal == "auto":
+            marginal = ONE_CLASS_MARGINAL_WEIGHT if one else 0.0
+        return replace(
+            self, hidden=hidden, target_steps=steps, density_generators=int(generators), marginal_weight=float(marginal)
+        )
 
     def use_minibatch_std(self, n_classes: int) -> bool:
         if self.minibatch_std == "auto":

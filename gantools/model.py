@@ -28,7 +28,7 @@ from gantools.density import BANDWIDTH_RULES, Mixture, SampleDensity
 from gantools.density_ratio import MIN_SEPARATION, fit_log_odds, sample_log_weights, separation
 from gantools.errors import GantoolsError
 from gantools.models import Generator
-from gantools.preprocessing import ReadColumns, TabularPreprocessor
+from gantools.preprocessing import NUMERIC_TRANSFORMS, ReadColumns, TabularPreprocessor, TieIntervals
 from gantools.progress import training_progress
 from gantools.scoring import RawParts, Records, ScoreCalibration, raw_parts
 from gantools.scoring_space import ScoringSpace
@@ -92,7 +92,7 @@ class TabularGAN:
             raise GantoolsError("training data must be a table (pandas DataFrame)")
         if len(df) < MIN_ROWS:
             raise GantoolsError(f"{source} has {len(df)} rows; at least {MIN_ROWS} are needed to train")
-        _check_density_settings(self.config)
+        _check_settings(self.config)
         df = df.reset_index(drop=True)
         self.schema_ = infer_schema(df, label, self.column_kinds, source)
         labels = df[label] if label is not None else pd.Series([None] * len(df))
@@ -111,12 +111,17 @@ class TabularGAN:
         # resolved: how to rebuild the networks on load
         self.config = dataclasses.replace(self.config.resolve_sizes(len(classes), len(train_idx)), gaussian_base=base)
         features = df[self.schema_.names]
-        self.preprocessor_ = TabularPreprocessor(self.schema_).fit(features.iloc[train_idx])
+        self.preprocessor_ = TabularPreprocessor(self.schema_, numeric_transform=self.config.numeric_transform).fit(
+            features.iloc[train_idx]
+        )
         self._space = None
         self._missing_fill = None
         self._density = None
         self.device_ = resolve_device(self.config.device)
-        X = torch.as_tensor(self.preprocessor_.transform(features), device=self.device_)
+        columns = self.preprocessor_.read(features)
+        X = torch.as_tensor(self.preprocessor_.encode(columns), device=self.device_)
+        ties = self.preprocessor_.tie_intervals(columns) if self.config.dequantize else None
+        train_ties = None if ties is None else ties.take(train_idx)
         y_t = torch.as_tensor(y, device=self.device_)
         started = time.perf_counter()
         with training_progress(self.verbose) as progress:
@@ -128,12 +133,13 @@ class TabularGAN:
                 self.config,
                 progress,
                 validation=(X[hold_idx], y_t[hold_idx]),
+                ties=train_ties,
             )
             refit = self.config.refit and self.nets_.history.get("selected_step") is not None
             if refit and not self.nets_.interrupted:
-                self.nets_ = self._refit_all_rows(X, y_t, len(classes), self.nets_.history, progress)
+                self.nets_ = self._refit_all_rows(X, y_t, len(classes), self.nets_.history, progress, ties)
             self._members = self._train_members(
-                X[train_idx], y_t[train_idx], len(classes), progress, validation=(X[hold_idx], y_t[hold_idx])
+                X[train_idx], y_t[train_idx], len(classes), progress, (X[hold_idx], y_t[hold_idx]), train_ties
             )
         seconds = time.perf_counter() - started
         self.history_ = {
@@ -157,18 +163,37 @@ class TabularGAN:
         return self
 
     def _refit_all_rows(
-        self, X: torch.Tensor, y: torch.Tensor, n_classes: int, selection: dict, progress: Any
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        n_classes: int,
+        selection: dict,
+        progress: Any,
+        ties: TieIntervals | None = None,
     ) -> Networks:
         """Train again on every row for as many GAN steps as early stopping selected (see ``TrainConfig.refit``)."""
         nets = train_networks(
-            X, y, n_classes, self._cat_slices(), self.config, progress, gan_steps=int(selection["selected_step"])
+            X,
+            y,
+            n_classes,
+            self._cat_slices(),
+            self.config,
+            progress,
+            gan_steps=int(selection["selected_step"]),
+            ties=ties,
         )
         kept = ("selected_step", "best_step", "validation_log_likelihood", "stopped_early")
         nets.history.update({k: selection[k] for k in kept if k in selection}, refit_on_all_rows=True)
         return nets
 
     def _train_members(
-        self, X: torch.Tensor, y: torch.Tensor, n_classes: int, progress: Any, validation: tuple | None = None
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        n_classes: int,
+        progress: Any,
+        validation: tuple | None = None,
+        ties: TieIntervals | None = None,
     ) -> list[Generator]:
         """The density's further generators (``TrainConfig.density_generators`` − 1): G and D trained again
         from other seeds on the same rows (with early stopping where the config has it; not refitted on
@@ -183,7 +208,9 @@ class TabularGAN:
             named = None
             if progress is not None:
                 named = lambda phase, *a, k=k: progress(f"Training generator {k + 1}/{total}", *a)  # noqa: E731
-            nets = train_networks(X, y, n_classes, self._cat_slices(), config, named, validation, encoder=False)
+            nets = train_networks(
+                X, y, n_classes, self._cat_slices(), config, named, validation, encoder=False, ties=ties
+            )
             if nets.interrupted:
                 self.nets_.interrupted = True
                 break
@@ -640,8 +667,14 @@ def _components_per_generator(components: int, generators: int) -> int:
     return max(min(components, MIN_GENERATOR_COMPONENTS), components // generators)
 
 
-def _check_density_settings(config: TrainConfig) -> None:
-    """Refuse bad density settings before training rather than after it."""
+def _check_settings(config: TrainConfig) -> None:
+    """Refuse bad settings before training rather than after it."""
+    if config.numeric_transform not in NUMERIC_TRANSFORMS:
+        choices = ", ".join(NUMERIC_TRANSFORMS)
+        raise GantoolsError(f"numeric_transform must be one of {choices} (got {config.numeric_transform!r})")
+    weight = config.marginal_weight
+    if weight != "auto" and (isinstance(weight, (bool, str)) or not weight >= 0):
+        raise GantoolsError(f"marginal_weight must be 'auto' or a number of 0 or more (got {weight!r})")
     if config.density_components < 0:
         raise GantoolsError(f"density_components must be 0 or more (got {config.density_components})")
     generators = config.density_generators

@@ -264,3 +264,58 @@ def test_several_classes_can_multiply_generators_too(banknote):
     assert len(model.calibration_.density_sigmas) == 4
     scored = model.score(banknote)
     assert (scored["class"] == banknote["class"]).mean() > 0.8  # each note still fits its own class best
+
+
+def test_dequantize_trains_every_generator_on_the_rows_tie_intervals(adult_slice, monkeypatch):
+    """dequantize=True: every generator trains on the rows' tie intervals (Adult's capital-gain 0,
+    education-num's levels); off (the default), none does."""
+    import gantools.model as model_module
+
+    real = model_module.train_networks
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("ties"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "train_networks", recording)
+    numeric = adult_slice[["age", "education-num", "capital-gain", "hours-per-week"]].head(1500)
+    model = TabularGAN(tiny_config(target_steps=60, encoder_steps=60, dequantize=True)).fit(numeric)
+    assert len(seen) == 3
+    gain = model.preprocessor_.blocks_[2].start  # capital-gain's slot
+    for ties in seen:
+        assert gain in ties.slots.tolist() and len(ties.p_lo) == model.history_["n_train_rows"]
+        assert (ties.width[:, ties.slots.tolist().index(gain)] > 0).mean() > 0.8  # the 0s: most rows
+    assert model.score(numeric)["score"].notna().all()
+    seen.clear()
+    TabularGAN(tiny_config(target_steps=60, encoder_steps=60, density_generators=1)).fit(numeric)
+    assert seen == [None]
+
+
+def test_numeric_transform_setting_reaches_the_preprocessor(banknote):
+    model = TabularGAN(tiny_config(target_steps=30, encoder_steps=30, numeric_transform="quantile")).fit(banknote)
+    assert {p["method"] for p in model.preprocessor_.params_ if p["type"] == "numeric"} == {"quantile"}
+    with pytest.raises(GantoolsError, match="numeric_transform must be one of auto, standard, quantile"):
+        TabularGAN(tiny_config(numeric_transform="log")).fit(banknote)
+
+
+def test_one_class_generators_are_trained_to_match_each_numeric_columns_spread(banknote, banknote_model, monkeypatch):
+    """marginal_weight "auto": G's loss has the marginal term for one class (resolved and stored as 1.0),
+    not with several classes (0.0); a bad weight is refused before training."""
+    import gantools.training.trainer as trainer
+
+    real = trainer.marginal_distance
+    shapes = []
+
+    def counted(fake, rows):
+        shapes.append(tuple(fake.shape))
+        return real(fake, rows)
+
+    monkeypatch.setattr(trainer, "marginal_distance", counted)
+    genuine = banknote[banknote["class"] == 0].drop(columns="class")
+    model = TabularGAN(tiny_config(target_steps=40, encoder_steps=40, density_generators=1)).fit(genuine)
+    assert model.config.marginal_weight == 1.0
+    assert shapes == [(256, 4)] * model.history_["gan_steps"]  # every step, every column
+    assert banknote_model.config.marginal_weight == 0.0
+    with pytest.raises(GantoolsError, match="marginal_weight must be 'auto' or a number of 0 or more"):
+        TabularGAN(tiny_config(marginal_weight=-1.0)).fit(genuine)

@@ -165,3 +165,13 @@ def test_one_class_model_stores_and_reloads_its_resolved_width(banknote, tmp_pat
     loaded = TabularGAN.load(model.save(tmp_path / "m"))
     assert loaded.config.hidden == 128
     np.testing.assert_allclose(loaded.score(genuine)["score"], model.score(genuine)["score"], rtol=1e-5, atol=1e-6)
+
+
+def test_marginal_distance_compares_each_columns_sorted_values():
+    from gantools.training.trainer import marginal_distance
+
+    real = torch.tensor([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]])
+    assert float(marginal_distance(real[[2, 0, 1]], real)) == 0.0  # the order of the rows does not matter
+    fake = torch.tensor([[1.5, 10.0], [0.5, 30.0], [1.0, 20.0]])  # column 0 at half the scale
+    expected = ((0.5**2 + 1.0**2 + 1.5**2) / 3 + 0.0) / 2
+    assert abs(float(marginal_distance(fake, real)) - expected) < 1e-6

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from gantools.config import TrainConfig
 from gantools.models import Discriminator, Encoder, Generator, activate_output
+from gantools.preprocessing import TieIntervals
 from gantools.training.snapshots import SnapshotSelector
 
 ProgressFn = Callable[[str, int, int, dict[str, float]], None]
@@ -90,12 +91,15 @@ def train_networks(
     validation: tuple[torch.Tensor, torch.Tensor] | None = None,
     gan_steps: int | None = None,
     encoder: bool = True,
+    ties: TieIntervals | None = None,
 ) -> Networks:
     """Train G, D (and the EMA of G), then E, on the preprocessed rows ``X`` with class indices ``y``.
 
     ``validation`` (held-out rows and their classes) enables early stopping when the config asks for it.
     ``gan_steps`` overrides the number of GAN steps the config implies (0: G stays at its Gaussian base).
     ``encoder=False`` skips E's training (E stays untrained): for generators used only for their samples.
+    ``ties``: the rows' tied values (``TabularPreprocessor.tie_intervals``): each batch draws them anew
+    within their intervals (``TiedValueJitter``; the model passes them where ``TrainConfig.dequantize`` asks).
     """
     device = X.device
     config = config.resolve_sizes(n_classes, len(X))
@@ -117,6 +121,8 @@ def train_networks(
     use_ac = n_classes > 1 and config.ac_weight > 0
     batch_stats = config.use_minibatch_std(n_classes)
     tick = max(1, gan_steps // 100)
+    numeric = numeric_slots(X.shape[1], cat_slices).to(device)
+    jitter = None if ties is None else TiedValueJitter(ties, device)
     selector = None
     if validation is not None and len(validation[0]) > 0 and config.use_early_stopping(n_classes):
         selector = SnapshotSelector(
@@ -135,7 +141,7 @@ def train_networks(
     try:
         for step in range(1, gan_steps + 1):
             rows, classes = sampler(batch)
-            real = X[rows]
+            real = X[rows] if jitter is None else jitter(rows, X[rows], rng)
             z = torch.randn(batch, config.latent_dim, device=device, generator=rng)
             fake = activate_output(g(z, classes), cat_slices, config.gumbel_tau)
             d_real, f_real = d(real, classes, batch_stats=batch_stats)
@@ -149,6 +155,8 @@ def train_networks(
 
             d_fake, f_fake = d(fake, classes, batch_stats=batch_stats)
             loss_g = -d_fake.mean()
+            if config.marginal_weight > 0 and len(numeric):
+                loss_g = loss_g + config.marginal_weight * marginal_distance(fake[:, numeric], real[:, numeric])
             if use_ac:
                 loss_g = loss_g + config.ac_weight * F.cross_entropy(d.classifier(f_fake), classes)
             opt_g.zero_grad(set_to_none=True)
@@ -182,8 +190,45 @@ def train_networks(
     if nets.interrupted:  # stopped early: an encoder in proportion to the GAN steps actually taken
         enc_steps = min(enc_steps, config.resolved_encoder_steps(step))
     if encoder:
-        _train_encoder(nets, X, sampler, batch, enc_steps, cat_slices, config, rng, progress)
+        _train_encoder(nets, X, sampler, batch, enc_steps, cat_slices, config, rng, progress, jitter)
     return nets.eval()
+
+
+class TiedValueJitter:
+    """Dequantisation of tied values for training: a value tied in the data is encoded at the middle of its
+    flat segment of the quantile map (a point mass on the normal scale, which a continuous G cannot produce
+    and a critic can exploit); each batch instead draws it uniformly within its probability interval, so
+    that a quantile-mapped column is exactly standard normal. Any draw maps back to the same value."""
+
+    def __init__(self, ties: TieIntervals, device: torch.device) -> None:
+        used = ties.width.any(axis=0)  # columns with some tied rows
+        self.slots = torch.as_tensor(ties.slots[used], device=device)
+        self.p_lo = torch.as_tensor(ties.p_lo[:, used], dtype=torch.float32, device=device)
+        self.width = torch.as_tensor(ties.width[:, used], dtype=torch.float32, device=device)
+
+    def __call__(self, rows: torch.Tensor, real: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if len(self.slots) == 0:
+            return real
+        p_lo, width = self.p_lo[rows], self.width[rows]
+        u = torch.rand(p_lo.shape, device=real.device, generator=generator)
+        z = torch.special.ndtri((p_lo + u * width).clamp_(1e-7, 1 - 1e-7))
+        out = real.clone()
+        out[:, self.slots] = torch.where(width > 0, z.to(real.dtype), real[:, self.slots])
+        return out
+
+
+def numeric_slots(n_features: int, cat_slices: list[tuple[int, int]]) -> torch.Tensor:
+    """Indices of the slots outside every one-hot block."""
+    numeric = torch.ones(n_features, dtype=torch.bool)
+    for start, end in cat_slices:
+        numeric[start:end] = False
+    return torch.nonzero(numeric).squeeze(1)
+
+
+def marginal_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean over columns of the squared 1-D Wasserstein-2 distance between two equal-sized batches: each
+    column's sorted values compared in order (the optimal 1-D coupling). 0 when every column's values agree."""
+    return (fake.sort(dim=0).values - real.sort(dim=0).values).square().mean()
 
 
 def gaussian_moments(
@@ -238,6 +283,7 @@ def _train_encoder(
     config: TrainConfig,
     rng: torch.Generator,
     progress: ProgressFn | None,
+    jitter: TiedValueJitter | None = None,
 ) -> None:
     g, d, e = nets.generator_ema, nets.discriminator, nets.encoder
     g.requires_grad_(False)
@@ -253,7 +299,7 @@ def _train_encoder(
     try:
         for step in range(1, steps + 1):
             rows, classes = sampler(batch)
-            real = X[rows]
+            real = X[rows] if jitter is None else jitter(rows, X[rows], rng)
             recon = decode(g, e(real, classes), classes, cat_slices)
             loss_x = F.mse_loss(recon, real)
             loss_f = F.mse_loss(d.features(recon), d.features(real))
