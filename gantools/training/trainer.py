@@ -243,10 +243,7 @@ def gaussian_moments(
     categories drawn by their frequency in the class.
     """
     n_features = X.shape[1]
-    numeric = torch.ones(n_features, dtype=torch.bool)
-    for start, end in cat_slices:
-        numeric[start:end] = False
-    num_idx = torch.nonzero(numeric).squeeze(1)
+    num_idx = numeric_slots(n_features, cat_slices)
     mean = torch.zeros(n_classes, n_features)
     scale = torch.zeros(n_classes, latent_dim, n_features)
     X_cpu, y_cpu = X.detach().cpu().double(), y.detach().cpu()
