@@ -67,13 +67,16 @@ class TrainConfig:
     # G's loss adds this times the squared 1-D Wasserstein-2 distance between the numeric columns of each
     # fake and real batch (``trainer.marginal_distance``), against G shrinking a column's spread (measured:
     # a column of annthyroid at half the data's spread after 60,000 steps). "auto": ONE_CLASS_MARGINAL_WEIGHT
-    # for one class (anomaly scoring), 0 with several (not yet measured on the augmentation benchmarks);
+    # for one class (anomaly scoring), 0 with several (not yet measured on the augmentation benchmarks; a
+    # weight given with several classes compares the class-balanced batch's pooled columns, not each class's);
     # resolved when training starts, and stored so.
     marginal_weight: float | str = "auto"
     # Tied values of quantile-mapped columns (a value many rows share: a flat segment of the map) drawn anew
     # within their interval in every training batch (``trainer.TiedValueJitter``) instead of sitting at one
-    # point of the normal scale, which a continuous G cannot match. Off by default: measured on four
-    # one-class fits only, not yet with the marginal term (benchmarks/results/anomaly_settings.md, "Session 15").
+    # point of the normal scale, which a continuous G cannot match. Only the training batches are jittered:
+    # early stopping, the Gaussian start and the density's bandwidth still see the tied values. Off by
+    # default: measured on five one-class fits only, not yet with the marginal term
+    # (benchmarks/results/anomaly_settings.md, "Session 15").
     dequantize: bool = False
     ac_weight: float = 1.0  # auxiliary-classifier loss (with several classes): keeps classes apart
     feature_weight: float = 0.1  # weight of the discriminator-feature residual in the encoder loss

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import numbers
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -673,8 +675,12 @@ def _check_settings(config: TrainConfig) -> None:
         choices = ", ".join(NUMERIC_TRANSFORMS)
         raise GantoolsError(f"numeric_transform must be one of {choices} (got {config.numeric_transform!r})")
     weight = config.marginal_weight
-    if weight != "auto" and (isinstance(weight, (bool, str)) or not weight >= 0):
-        raise GantoolsError(f"marginal_weight must be 'auto' or a number of 0 or more (got {weight!r})")
+    if weight != "auto" and (
+        isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not 0 <= weight < math.inf
+    ):
+        raise GantoolsError(f"marginal_weight must be 'auto' or a finite number of 0 or more (got {weight!r})")
+    if not isinstance(config.dequantize, bool):
+        raise GantoolsError(f"dequantize must be true or false (got {config.dequantize!r})")
     if config.density_components < 0:
         raise GantoolsError(f"density_components must be 0 or more (got {config.density_components})")
     generators = config.density_generators

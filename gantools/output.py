@@ -15,12 +15,25 @@ from gantools.errors import GantoolsError
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux: /proc), so that other
+    threads creating files meanwhile are not given mode 0666; elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status", "rb") as status:  # binary: the Name line may be any bytes
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # the short window errs on the private side
+    os.umask(mask)
+    return mask
+
+
 def give_usual_mode(path: Path) -> None:
     """Give a file or folder made private by ``tempfile`` (mode 0600 / 0700) the mode a plain ``open`` or
     ``mkdir`` would have given it under the user's umask, before it is renamed into place."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~current_umask())
 
 
 def check_output_path(path: str | Path) -> Path:

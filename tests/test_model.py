@@ -295,6 +295,8 @@ def test_dequantize_trains_every_generator_on_the_rows_tie_intervals(adult_slice
 def test_numeric_transform_setting_reaches_the_preprocessor(banknote):
     model = TabularGAN(tiny_config(target_steps=30, encoder_steps=30, numeric_transform="quantile")).fit(banknote)
     assert {p["method"] for p in model.preprocessor_.params_ if p["type"] == "numeric"} == {"quantile"}
+    model = TabularGAN(tiny_config(target_steps=30, encoder_steps=30, numeric_transform="standard")).fit(banknote)
+    assert {p["method"] for p in model.preprocessor_.params_ if p["type"] == "numeric"} == {"standard"}
     with pytest.raises(GantoolsError, match="numeric_transform must be one of auto, standard, quantile"):
         TabularGAN(tiny_config(numeric_transform="log")).fit(banknote)
 
@@ -317,5 +319,40 @@ def test_one_class_generators_are_trained_to_match_each_numeric_columns_spread(b
     assert model.config.marginal_weight == 1.0
     assert shapes == [(256, 4)] * model.history_["gan_steps"]  # every step, every column
     assert banknote_model.config.marginal_weight == 0.0
-    with pytest.raises(GantoolsError, match="marginal_weight must be 'auto' or a number of 0 or more"):
-        TabularGAN(tiny_config(marginal_weight=-1.0)).fit(genuine)
+    for bad in (-1.0, float("inf"), None, [1.0]):
+        with pytest.raises(GantoolsError, match="marginal_weight must be 'auto' or a finite number of 0 or more"):
+            TabularGAN(tiny_config(marginal_weight=bad)).fit(genuine)
+    with pytest.raises(GantoolsError, match="dequantize must be true or false"):
+        TabularGAN(tiny_config(dequantize="no")).fit(genuine)
+
+
+def test_marginal_term_compares_numeric_slots_only(adult_slice, monkeypatch):
+    """Mixed columns: the marginal term sees one slot per numeric column, not the one-hot blocks of the
+    categoricals nor the missing-value indicator of a numeric column with gaps."""
+    import gantools.training.trainer as trainer
+
+    real = trainer.marginal_distance
+    widths = []
+
+    def counted(fake, rows):
+        widths.append(fake.shape[1])
+        return real(fake, rows)
+
+    monkeypatch.setattr(trainer, "marginal_distance", counted)
+    rows = adult_slice[["age", "hours-per-week", "education-num", "workclass", "sex"]].head(800).copy()
+    rows.loc[rows.index[::10], "age"] = np.nan  # age gets a missing-value indicator slot
+    model = TabularGAN(tiny_config(target_steps=20, encoder_steps=20, density_generators=1)).fit(rows)
+    numeric = [b for b in model.preprocessor_.blocks_ if b.kind == "num"]
+    assert len(numeric) == 3 and model.preprocessor_.n_features_out_ > 3 + 2  # one-hot and indicator slots exist
+    assert widths == [3] * model.history_["gan_steps"]
+
+
+def test_models_saved_before_new_training_settings_read_them_as_off():
+    from gantools.config import TrainConfig
+
+    old = TrainConfig.from_dict({})
+    assert old.marginal_weight == 0.0 and old.dequantize is False and old.numeric_transform == "auto"
+    kept = TrainConfig.from_dict(
+        TrainConfig(marginal_weight=0.5, dequantize=True, numeric_transform="standard").to_dict()
+    )
+    assert (kept.marginal_weight, kept.dequantize, kept.numeric_transform) == (0.5, True, "standard")

@@ -88,3 +88,23 @@ def test_outputs_get_the_users_usual_mode_not_tempfiles_private_one(tmp_path: Pa
     assert (tmp_path / "scores.csv").stat().st_mode & 0o777 == 0o644  # was 0o600 (mkstemp)
     assert folder.stat().st_mode & 0o777 == 0o755  # was 0o700 (mkdtemp)
     assert (folder / WEIGHTS_FILE).stat().st_mode & 0o777 == 0o644
+
+
+def test_umask_is_read_without_being_changed(tmp_path: Path, monkeypatch):
+    import os
+    import sys
+
+    from gantools.output import AtomicTableWriter, current_umask
+
+    old = os.umask(0o027)
+    try:
+        if sys.platform.startswith("linux"):  # read from /proc: os.umask, which sets it, is not called
+            with monkeypatch.context() as patched:
+                patched.setattr(os, "umask", lambda mask: pytest.fail("umask was set to read it"))
+                assert current_umask() == 0o027
+        assert current_umask() == 0o027
+        with AtomicTableWriter(tmp_path / "scores.parquet") as writer:
+            writer.write(pd.DataFrame({"score": [0.5]}))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "scores.parquet").stat().st_mode & 0o777 == 0o640

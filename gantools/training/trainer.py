@@ -198,7 +198,8 @@ class TiedValueJitter:
     """Dequantisation of tied values for training: a value tied in the data is encoded at the middle of its
     flat segment of the quantile map (a point mass on the normal scale, which a continuous G cannot produce
     and a critic can exploit); each batch instead draws it uniformly within its probability interval, so
-    that a quantile-mapped column is exactly standard normal. Any draw maps back to the same value."""
+    that a quantile-mapped column is standard normal (up to its 1,000-level grid). Any draw maps back to
+    the same value."""
 
     def __init__(self, ties: TieIntervals, device: torch.device) -> None:
         used = ties.width.any(axis=0)  # columns with some tied rows
