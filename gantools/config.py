@@ -71,6 +71,10 @@ class TrainConfig:
     # weight given with several classes compares the class-balanced batch's pooled columns, not each class's);
     # resolved when training starts, and stored so.
     marginal_weight: float | str = "auto"
+    # With the marginal term: this many random directions drawn every step, and the same distance between
+    # the batches' projections on them added (a sliced Wasserstein distance), so that how columns vary
+    # together is matched as well as each column alone. 0 (default): the columns alone.
+    marginal_projections: int = 0
     # Tied values of quantile-mapped columns (a value many rows share: a flat segment of the map) drawn anew
     # within their interval in every training batch (``trainer.TiedValueJitter``) instead of sitting at one
     # point of the normal scale, which a continuous G cannot match. Only the training batches are jittered:

@@ -150,6 +150,9 @@ def test_interrupted_training_leaves_a_usable_model(tmp_path, banknote, sig):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        # Ctrl+C as a terminal delivers it: a shell that ran the tests in the background (no job control)
+        # ignores SIGINT, and its children inherit that, so Python would not turn it into KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     drained: list[bytes] = []
 
@@ -159,9 +162,12 @@ def test_interrupted_training_leaves_a_usable_model(tmp_path, banknote, sig):
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900  # a loaded machine can take minutes to import torch and start
     while b"Training GAN" not in b"".join(drained) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
+    if b"Training GAN" not in b"".join(drained):  # a signal before training would test something else
+        proc.kill()
+        pytest.fail(f"training did not start: {b''.join(drained).decode(errors='replace')[-2000:]}")
     time.sleep(3)  # some steps into the (very long) GAN phase
     proc.send_signal(getattr(signal, sig))
     proc.wait(timeout=300)  # stderr is read by the thread alone; stdout (a short table) is read after the exit

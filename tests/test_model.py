@@ -324,6 +324,13 @@ def test_one_class_generators_are_trained_to_match_each_numeric_columns_spread(b
             TabularGAN(tiny_config(marginal_weight=bad)).fit(genuine)
     with pytest.raises(GantoolsError, match="dequantize must be true or false"):
         TabularGAN(tiny_config(dequantize="no")).fit(genuine)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(GantoolsError, match="marginal_projections must be a whole number of 0 or more"):
+            TabularGAN(tiny_config(marginal_projections=bad)).fit(genuine)
+    shapes.clear()
+    sliced = TabularGAN(tiny_config(target_steps=20, encoder_steps=20, density_generators=1, marginal_projections=8))
+    steps = sliced.fit(genuine).history_["gan_steps"]
+    assert shapes == [(256, 4), (256, 8)] * steps  # every step: the 4 columns, then 8 projections
 
 
 def test_marginal_term_compares_numeric_slots_only(adult_slice, monkeypatch):

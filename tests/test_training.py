@@ -175,3 +175,21 @@ def test_marginal_distance_compares_each_columns_sorted_values():
     fake = torch.tensor([[1.5, 10.0], [0.5, 30.0], [1.0, 20.0]])  # column 0 at half the scale
     expected = ((0.5**2 + 1.0**2 + 1.5**2) / 3 + 0.0) / 2
     assert abs(float(marginal_distance(fake, real)) - expected) < 1e-6
+
+
+def test_projected_marginals_see_how_columns_vary_together():
+    """Columns that agree one by one but not jointly: only their projections tell them apart."""
+    from gantools.training.trainer import marginal_distance, random_directions
+
+    x = torch.linspace(-2.0, 2.0, 64).unsqueeze(1)
+    real = torch.cat([x, x], dim=1)  # perfectly correlated
+    fake = torch.cat([x, x.flip(0)], dim=1)  # the same columns, anti-correlated
+    assert float(marginal_distance(fake, real)) == 0.0
+    diagonal = torch.tensor([[1.0], [1.0]]) / 2**0.5
+    assert float(marginal_distance(fake @ diagonal, real @ diagonal)) > 1.0
+    directions = random_directions(2, 16, torch.device("cpu"), torch.Generator().manual_seed(0))
+    assert directions.shape == (2, 16)
+    torch.testing.assert_close(directions.norm(dim=0), torch.ones(16))
+    assert float(marginal_distance(fake @ directions, real @ directions)) > 0.1
+    shuffled = real[torch.randperm(64)]
+    assert float(marginal_distance(shuffled @ directions, real @ directions)) < 1e-10

@@ -156,7 +156,12 @@ def train_networks(
             d_fake, f_fake = d(fake, classes, batch_stats=batch_stats)
             loss_g = -d_fake.mean()
             if config.marginal_weight > 0 and len(numeric):
-                loss_g = loss_g + config.marginal_weight * marginal_distance(fake[:, numeric], real[:, numeric])
+                fake_num, real_num = fake[:, numeric], real[:, numeric]
+                distance = marginal_distance(fake_num, real_num)
+                if config.marginal_projections > 0 and len(numeric) > 1:
+                    directions = random_directions(len(numeric), config.marginal_projections, device, rng)
+                    distance = distance + marginal_distance(fake_num @ directions, real_num @ directions)
+                loss_g = loss_g + config.marginal_weight * distance
             if use_ac:
                 loss_g = loss_g + config.ac_weight * F.cross_entropy(d.classifier(f_fake), classes)
             opt_g.zero_grad(set_to_none=True)
@@ -228,8 +233,15 @@ def numeric_slots(n_features: int, cat_slices: list[tuple[int, int]]) -> torch.T
 
 def marginal_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """Mean over columns of the squared 1-D Wasserstein-2 distance between two equal-sized batches: each
-    column's sorted values compared in order (the optimal 1-D coupling). 0 when every column's values agree."""
+    column's sorted values compared in order (the optimal 1-D coupling). 0 when every column's values agree.
+    Given the batches' projections on random directions, it is the sliced Wasserstein distance."""
     return (fake.sort(dim=0).values - real.sort(dim=0).values).square().mean()
+
+
+def random_directions(dim: int, k: int, device: torch.device, rng: torch.Generator) -> torch.Tensor:
+    """``k`` directions drawn uniformly on the unit sphere of ``dim`` dimensions, as the columns of a matrix."""
+    directions = torch.randn(dim, k, device=device, generator=rng)
+    return directions / directions.norm(dim=0, keepdim=True).clamp_min(1e-12)
 
 
 def gaussian_moments(
