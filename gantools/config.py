@@ -168,7 +168,12 @@ class TrainConfig:
         if marginal == "auto":
             marginal = ONE_CLASS_MARGINAL_WEIGHT if one else 0.0
         return replace(
-            self, hidden=hidden, target_steps=steps, density_generators=int(generators), marginal_weight=float(marginal)
+            self,
+            hidden=hidden,
+            target_steps=steps,
+            density_generators=int(generators),
+            marginal_weight=float(marginal),
+            marginal_projections=int(self.marginal_projections),  # plain numbers: the config is saved as JSON
         )
 
     def use_minibatch_std(self, n_classes: int) -> bool:

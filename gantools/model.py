@@ -680,7 +680,7 @@ def _check_settings(config: TrainConfig) -> None:
     ):
         raise GantoolsError(f"marginal_weight must be 'auto' or a finite number of 0 or more (got {weight!r})")
     projections = config.marginal_projections
-    if isinstance(projections, bool) or not isinstance(projections, int) or projections < 0:
+    if isinstance(projections, bool) or not isinstance(projections, numbers.Integral) or projections < 0:
         raise GantoolsError(f"marginal_projections must be a whole number of 0 or more (got {projections!r})")
     if not isinstance(config.dequantize, bool):
         raise GantoolsError(f"dequantize must be true or false (got {config.dequantize!r})")

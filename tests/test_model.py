@@ -301,7 +301,9 @@ def test_numeric_transform_setting_reaches_the_preprocessor(banknote):
         TabularGAN(tiny_config(numeric_transform="log")).fit(banknote)
 
 
-def test_one_class_generators_are_trained_to_match_each_numeric_columns_spread(banknote, banknote_model, monkeypatch):
+def test_one_class_generators_are_trained_to_match_each_numeric_columns_spread(
+    banknote, banknote_model, monkeypatch, tmp_path
+):
     """marginal_weight "auto": G's loss has the marginal term for one class (resolved and stored as 1.0),
     not with several classes (0.0); a bad weight is refused before training."""
     import gantools.training.trainer as trainer
@@ -328,8 +330,11 @@ def test_one_class_generators_are_trained_to_match_each_numeric_columns_spread(b
         with pytest.raises(GantoolsError, match="marginal_projections must be a whole number of 0 or more"):
             TabularGAN(tiny_config(marginal_projections=bad)).fit(genuine)
     shapes.clear()
-    sliced = TabularGAN(tiny_config(target_steps=20, encoder_steps=20, density_generators=1, marginal_projections=8))
+    sliced = TabularGAN(
+        tiny_config(target_steps=20, encoder_steps=20, density_generators=1, marginal_projections=np.int64(8))
+    )
     steps = sliced.fit(genuine).history_["gan_steps"]
+    assert TabularGAN.load(sliced.save(tmp_path / "sliced")).config.marginal_projections == 8
     assert shapes == [(256, 4), (256, 8)] * steps  # every step: the 4 columns, then 8 projections
 
 
