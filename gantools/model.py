@@ -94,6 +94,11 @@ class TabularGAN:
             raise GantoolsError("training data must be a table (pandas DataFrame)")
         if len(df) < MIN_ROWS:
             raise GantoolsError(f"{source} has {len(df)} rows; at least {MIN_ROWS} are needed to train")
+        if self.config is getattr(self, "_resolved_config", None):
+            # a refit of this object: start again from the settings as asked ("auto" and None unresolved),
+            # not from those resolved for the previous data (e.g. one class's sizes kept for several)
+            self.config = self._requested_config
+        self._requested_config = self.config
         _check_settings(self.config)
         df = df.reset_index(drop=True)
         self.schema_ = infer_schema(df, label, self.column_kinds, source)
@@ -112,6 +117,7 @@ class TabularGAN:
         base = self.config.use_gaussian_base(len(classes), smallest)
         # resolved: how to rebuild the networks on load
         self.config = dataclasses.replace(self.config.resolve_sizes(len(classes), len(train_idx)), gaussian_base=base)
+        self._resolved_config = self.config
         features = df[self.schema_.names]
         self.preprocessor_ = TabularPreprocessor(self.schema_, numeric_transform=self.config.numeric_transform).fit(
             features.iloc[train_idx]

@@ -165,6 +165,11 @@ def test_one_class_model_stores_and_reloads_its_resolved_width(banknote, tmp_pat
     loaded = TabularGAN.load(model.save(tmp_path / "m"))
     assert loaded.config.hidden == 128
     np.testing.assert_allclose(loaded.score(genuine)["score"], model.score(genuine)["score"], rtol=1e-5, atol=1e-6)
+    # refitting the same object on two classes resolves "auto" and None again, for two classes
+    both = banknote.groupby("class").head(100)
+    model.fit(both, label="class")
+    assert (model.config.hidden, model.config.density_generators, model.config.marginal_weight) == (256, 1, 0.0)
+    assert model.config.target_steps == 40  # what was asked for stays
 
 
 def test_marginal_distance_compares_each_columns_sorted_values():
