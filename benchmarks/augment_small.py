@@ -151,7 +151,7 @@ def augment_gantools(X: pd.DataFrame, y: pd.Series, target: int, seed: int) -> t
     history = sampler.model_.history_
     GAN_INFO.clear()
     GAN_INFO.update(
-        gaussian_base=bool(sampler.model_.config.gaussian_base),
+        gaussian_base=bool(sampler.model_.config_.gaussian_base),
         selected_step=history.get("selected_step"),
         best_step=history.get("best_step"),
     )

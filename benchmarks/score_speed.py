@@ -94,7 +94,7 @@ def recalibrate(det: Any, fit_rows: np.ndarray) -> None:
     from gantools.model import _stratified_holdout
 
     model = det.model_
-    train, hold = _stratified_holdout(np.zeros(len(fit_rows), dtype=int), model.config.holdout, model.config.seed)
+    train, hold = _stratified_holdout(np.zeros(len(fit_rows), dtype=int), model.config_.holdout, model.config_.seed)
 
     def encoded(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         frame = det._frame(rows)

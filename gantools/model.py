@@ -94,11 +94,6 @@ class TabularGAN:
             raise GantoolsError("training data must be a table (pandas DataFrame)")
         if len(df) < MIN_ROWS:
             raise GantoolsError(f"{source} has {len(df)} rows; at least {MIN_ROWS} are needed to train")
-        if self.config is getattr(self, "_resolved_config", None):
-            # a refit of this object: start again from the settings as asked ("auto" and None unresolved),
-            # not from those resolved for the previous data (e.g. one class's sizes kept for several)
-            self.config = self._requested_config
-        self._requested_config = self.config
         _check_settings(self.config)
         df = df.reset_index(drop=True)
         self.schema_ = infer_schema(df, label, self.column_kinds, source)
@@ -115,20 +110,20 @@ class TabularGAN:
         train_idx, hold_idx = _stratified_holdout(y, self.config.holdout, self.config.seed)
         smallest = int(np.bincount(y[train_idx], minlength=len(classes)).min())
         base = self.config.use_gaussian_base(len(classes), smallest)
-        # resolved: how to rebuild the networks on load
-        self.config = dataclasses.replace(self.config.resolve_sizes(len(classes), len(train_idx)), gaussian_base=base)
-        self._resolved_config = self.config
+        # the settings resolved for this data ("auto" and None decided): what trained, and how to rebuild on load;
+        # ``config`` stays as asked, so a refit on other data resolves again
+        self.config_ = dataclasses.replace(self.config.resolve_sizes(len(classes), len(train_idx)), gaussian_base=base)
         features = df[self.schema_.names]
-        self.preprocessor_ = TabularPreprocessor(self.schema_, numeric_transform=self.config.numeric_transform).fit(
+        self.preprocessor_ = TabularPreprocessor(self.schema_, numeric_transform=self.config_.numeric_transform).fit(
             features.iloc[train_idx]
         )
         self._space = None
         self._missing_fill = None
         self._density = None
-        self.device_ = resolve_device(self.config.device)
+        self.device_ = resolve_device(self.config_.device)
         columns = self.preprocessor_.read(features)
         X = torch.as_tensor(self.preprocessor_.encode(columns), device=self.device_)
-        ties = self.preprocessor_.tie_intervals(columns) if self.config.dequantize else None
+        ties = self.preprocessor_.tie_intervals(columns) if self.config_.dequantize else None
         train_ties = None if ties is None else ties.take(train_idx)
         y_t = torch.as_tensor(y, device=self.device_)
         started = time.perf_counter()
@@ -138,12 +133,12 @@ class TabularGAN:
                 y_t[train_idx],
                 len(classes),
                 self._cat_slices(),
-                self.config,
+                self.config_,
                 progress,
                 validation=(X[hold_idx], y_t[hold_idx]),
                 ties=train_ties,
             )
-            refit = self.config.refit and self.nets_.history.get("selected_step") is not None
+            refit = self.config_.refit and self.nets_.history.get("selected_step") is not None
             if refit and not self.nets_.interrupted:
                 self.nets_ = self._refit_all_rows(X, y_t, len(classes), self.nets_.history, progress, ties)
             self._members = self._train_members(
@@ -160,7 +155,7 @@ class TabularGAN:
             "interrupted": self.nets_.interrupted,
             "device": str(self.device_),
             "gan_rows_per_second": self.nets_.history.get("gan_steps", 0)
-            * min(self.config.batch_size, len(train_idx))
+            * min(self.config_.batch_size, len(train_idx))
             / max(self.nets_.history.get("gan_seconds", 1e-9), 1e-9),
         }
         self._calibrate(X[hold_idx], y_t[hold_idx], X[train_idx], y_t[train_idx])
@@ -185,7 +180,7 @@ class TabularGAN:
             y,
             n_classes,
             self._cat_slices(),
-            self.config,
+            self.config_,
             progress,
             gan_steps=int(selection["selected_step"]),
             ties=ties,
@@ -208,11 +203,11 @@ class TabularGAN:
         every row), no encoder; only G's EMA is kept, for its samples. A Ctrl+C keeps the ones already
         finished (and none after a stopped main training)."""
         members: list[Generator] = []
-        if self.nets_.interrupted or self.config.density_components <= 0:
+        if self.nets_.interrupted or self.config_.density_components <= 0:
             return members
-        total = self.config.density_generators
+        total = self.config_.density_generators
         for k in range(1, total):
-            config = dataclasses.replace(self.config, seed=self.config.member_seed(k))
+            config = dataclasses.replace(self.config_, seed=self.config_.member_seed(k))
             named = None
             if progress is not None:
                 named = lambda phase, *a, k=k: progress(f"Training generator {k + 1}/{total}", *a)  # noqa: E731
@@ -229,7 +224,7 @@ class TabularGAN:
         return [(b.start, b.end) for b in self.preprocessor_.blocks_ if b.kind == "cat"]
 
     def _scoring_space(self) -> ScoringSpace | None:
-        if self.config.residual_space != "original":
+        if self.config_.residual_space != "original":
             return None
         if getattr(self, "_space", None) is None:  # derived from the preprocessor; built once
             self._space = ScoringSpace(self.preprocessor_.params_, self.preprocessor_.blocks_, self.device_)
@@ -244,10 +239,10 @@ class TabularGAN:
         classifier's tempered odds (``density_ratio``), so the mixture corrects where G's mass is off.
         Returns the classifier's separation per class (empty without reweighting).
         """
-        components = self.config.density_components
+        components = self.config_.density_components
         n = DENSITY_SAMPLES if components > 0 else PARZEN_SAMPLES
         n_classes = len(self.classes_)
-        rng = np.random.default_rng(self.config.seed + 1)
+        rng = np.random.default_rng(self.config_.seed + 1)
         space = self._scoring_space() or (lambda t: t)
 
         def draw(count: int, generator: Generator | None = None) -> torch.Tensor:
@@ -260,7 +255,7 @@ class TabularGAN:
         held_by_class = [held[y_hold == c] for c in range(n_classes)]
         log_weights: list[torch.Tensor | None] = [None] * n_classes
         separations: list[float] = []
-        temperature = self.config.density_reweighting
+        temperature = self.config_.density_reweighting
         if temperature > 0:
             fresh, fresh_held, fresh_check = (
                 draw(RATIO_SAMPLES),
@@ -270,17 +265,17 @@ class TabularGAN:
             real = space(X_train)
             steps = int(self.nets_.history.get("gan_steps", 0)) or None  # no longer than G was trained
             for c, held_c in enumerate(held_by_class):
-                odds = fit_log_odds(real[y_train == c], fresh[c], held_c, fresh_held[c], self.config.seed + c, steps)
+                odds = fit_log_odds(real[y_train == c], fresh[c], held_c, fresh_held[c], self.config_.seed + c, steps)
                 separations.append(separation(odds, held_c, fresh_check[c]))
                 if separations[-1] >= MIN_SEPARATION:
                     log_weights[c] = sample_log_weights(odds, samples[c], temperature)
         share = _components_per_generator(components, 1 + len(member_samples))
         mixtures = [
-            Mixture.summarise(s, share, self.config.seed, w) if components > 0 else Mixture.of_samples(s, w)
+            Mixture.summarise(s, share, self.config_.seed, w) if components > 0 else Mixture.of_samples(s, w)
             for s, w in zip(samples, log_weights)
         ]
-        members = [mixtures] + [[Mixture.summarise(s, share, self.config.seed) for s in m] for m in member_samples]
-        rule = self.config.density_bandwidth
+        members = [mixtures] + [[Mixture.summarise(s, share, self.config_.seed) for s in m] for m in member_samples]
+        rule = self.config_.density_bandwidth
         sigmas = [[m.choose_bandwidth(h, rule) for m, h in zip(member, held_by_class)] for member in members]
         self._density = SampleDensity(members, sigmas)
         return separations
@@ -430,7 +425,7 @@ class TabularGAN:
         """Figures recorded in the model: how well samples match held-out rows, how scores sit on them."""
         n = max(2000, len(hold))
         fractions = np.bincount(y_hold, minlength=len(self.classes_)) / max(len(y_hold), 1)
-        synthetic = self._generate(counts_from_fractions(n, fractions), np.random.default_rng(self.config.seed))[0]
+        synthetic = self._generate(counts_from_fractions(n, fractions), np.random.default_rng(self.config_.seed))[0]
         ks, tv = [], []
         for spec in self.schema_.columns:
             real, fake = hold[spec.name].dropna(), synthetic[spec.name].dropna()
@@ -475,7 +470,7 @@ class TabularGAN:
         with torch.no_grad():
             for start in range(0, len(y), 65536):
                 cls = torch.as_tensor(y[start : start + 65536], device=self.device_)
-                z = torch.randn(len(cls), self.config.latent_dim, device=self.device_, generator=gen)
+                z = torch.randn(len(cls), self.config_.latent_dim, device=self.device_, generator=gen)
                 raw = g(z, cls)
                 for s, e in self._cat_slices():  # sample each category from its softmax (Gumbel-max)
                     u = torch.rand(raw[:, s:e].shape, device=self.device_, generator=gen).clamp_(1e-9, 1 - 1e-9)
@@ -578,7 +573,8 @@ class TabularGAN:
             "label": self.schema_.label,
             "classes": self.classes_,
             "class_counts": self.class_counts_,
-            "settings": self.config.to_dict(),
+            "settings": self.config_.to_dict(),
+            "requested_settings": self.config.to_dict(),
             "column_kinds": self.column_kinds,
             "history": self.history_,
             "validation": self.validation_,
@@ -605,8 +601,11 @@ class TabularGAN:
     def load(cls, path: str | Path, device: str = "auto") -> TabularGAN:
         """Load a model folder written by ``save`` (no pickle: JSON and safetensors only)."""
         config, pre, tensors = read_bundle(path)
-        model = cls(TrainConfig.from_dict(config["settings"]), config.get("column_kinds"))
-        model.config.device = device
+        resolved = TrainConfig.from_dict(config["settings"])
+        # models saved before the asked-for settings were kept: a refit starts from the resolved ones
+        requested = TrainConfig.from_dict(config.get("requested_settings", config["settings"]))
+        model = cls(dataclasses.replace(requested, device=device), config.get("column_kinds"))
+        model.config_ = dataclasses.replace(resolved, device=device)
         model.preprocessor_ = TabularPreprocessor.from_dict(pre)
         model.schema_ = model.preprocessor_.schema
         model.classes_ = config["classes"]
@@ -618,7 +617,7 @@ class TabularGAN:
         model._density = None
         model.device_ = resolve_device(device)
         model.saved_with_ = config.get("gantools_version")
-        nets = build_networks(model.preprocessor_.n_features_out_, len(model.classes_), model.config, model.device_)
+        nets = build_networks(model.preprocessor_.n_features_out_, len(model.classes_), model.config_, model.device_)
         for prefix, net in (
             ("generator", nets.generator),
             ("generator_ema", nets.generator_ema),

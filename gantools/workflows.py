@@ -281,7 +281,7 @@ def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
             # per class: how clearly a real-vs-G classifier told held-out rows from G's samples (standard
             # errors); G's samples were weighted by its tempered odds where it reached the minimum
             "density_reweighting": {
-                "temperature": model.config.density_reweighting,
+                "temperature": model.config_.density_reweighting,
                 "min_separation": MIN_SEPARATION,
                 "separation": dict(zip(map(str, model.classes_), cal["density_separations"])),
             },

@@ -201,8 +201,8 @@ def test_one_class_density_multiplies_independently_trained_generators(banknote,
     genuine = banknote[banknote["class"] == 0].drop(columns="class")
     single = TabularGAN(tiny_config(density_generators=1)).fit(genuine)
     model = TabularGAN(tiny_config()).fit(genuine)  # "auto": three for one class
-    assert model.config.density_generators == 3 and model.history_["density_generators_trained"] == 3
-    assert banknote_model.config.density_generators == 1  # several classes: augmentation models keep one
+    assert model.config_.density_generators == 3 and model.history_["density_generators_trained"] == 3
+    assert banknote_model.config_.density_generators == 1  # several classes: augmentation models keep one
     members = model._density.members
     assert len(members) == 3 and len(model.calibration_.density_sigmas) == 3
     # the first is the model's own G, as a one-generator model of the same seed has it; the others are
@@ -318,9 +318,9 @@ def test_one_class_generators_are_trained_to_match_each_numeric_columns_spread(
     monkeypatch.setattr(trainer, "marginal_distance", counted)
     genuine = banknote[banknote["class"] == 0].drop(columns="class")
     model = TabularGAN(tiny_config(target_steps=40, encoder_steps=40, density_generators=1)).fit(genuine)
-    assert model.config.marginal_weight == 1.0
+    assert model.config_.marginal_weight == 1.0
     assert shapes == [(256, 4)] * model.history_["gan_steps"]  # every step, every column
-    assert banknote_model.config.marginal_weight == 0.0
+    assert banknote_model.config_.marginal_weight == 0.0
     for bad in (-1.0, float("inf"), None, [1.0]):
         with pytest.raises(GantoolsError, match="marginal_weight must be 'auto' or a finite number of 0 or more"):
             TabularGAN(tiny_config(marginal_weight=bad)).fit(genuine)
@@ -334,7 +334,7 @@ def test_one_class_generators_are_trained_to_match_each_numeric_columns_spread(
         tiny_config(target_steps=20, encoder_steps=20, density_generators=1, marginal_projections=np.int64(8))
     )
     steps = sliced.fit(genuine).history_["gan_steps"]
-    assert TabularGAN.load(sliced.save(tmp_path / "sliced")).config.marginal_projections == 8
+    assert TabularGAN.load(sliced.save(tmp_path / "sliced")).config_.marginal_projections == 8
     assert shapes == [(256, 4), (256, 8)] * steps  # every step: the 4 columns, then 8 projections
 
 

@@ -116,7 +116,7 @@ def test_multiclass_fit_selects_a_snapshot_and_round_trips(banknote, tmp_path):
     assert model.nets_.generator_ema.gaussian_base
     model.save(tmp_path / "m")
     loaded = TabularGAN.load(tmp_path / "m")
-    assert loaded.config.gaussian_base is True  # "auto" resolved at fit: 20 training rows per class
+    assert loaded.config_.gaussian_base is True  # "auto" resolved at fit: 20 training rows per class
     a, b = model.sample(50, "original", seed=3), loaded.sample(50, "original", seed=3)
     np.testing.assert_allclose(a.drop(columns="class").to_numpy(), b.drop(columns="class").to_numpy(), rtol=1e-5)
 
@@ -161,15 +161,19 @@ def test_network_sizes_follow_the_number_of_classes():
 def test_one_class_model_stores_and_reloads_its_resolved_width(banknote, tmp_path):
     genuine = banknote[banknote["class"] == 0].drop(columns="class").head(200)
     model = TabularGAN(tiny_config(hidden=None, target_steps=40, encoder_steps=20)).fit(genuine)
-    assert model.config.hidden == 128 and model.nets_.generator_ema is not None
+    assert model.config_.hidden == 128 and model.nets_.generator_ema is not None
+    assert model.config.hidden is None  # the parameter stays as asked (scikit-learn's rule); config_ is resolved
     loaded = TabularGAN.load(model.save(tmp_path / "m"))
-    assert loaded.config.hidden == 128
+    assert loaded.config_.hidden == 128 and loaded.config.hidden is None
     np.testing.assert_allclose(loaded.score(genuine)["score"], model.score(genuine)["score"], rtol=1e-5, atol=1e-6)
-    # refitting the same object on two classes resolves "auto" and None again, for two classes
+    # refitting on two classes resolves "auto" and None again, for two classes: the fitted object and the
+    # loaded one alike
     both = banknote.groupby("class").head(100)
-    model.fit(both, label="class")
-    assert (model.config.hidden, model.config.density_generators, model.config.marginal_weight) == (256, 1, 0.0)
-    assert model.config.target_steps == 40  # what was asked for stays
+    for refitted in (model, loaded):
+        refitted.fit(both, label="class")
+        resolved = refitted.config_
+        assert (resolved.hidden, resolved.density_generators, resolved.marginal_weight) == (256, 1, 0.0)
+        assert resolved.target_steps == 40 and refitted.config.hidden is None
 
 
 def test_marginal_distance_compares_each_columns_sorted_values():
