@@ -21,6 +21,7 @@ from gantools._version import __version__
 from gantools.config import (
     MULTI_CLASS_STEPS,
     ONE_CLASS_GENERATORS,
+    ONE_CLASS_MIN_STEPS,
     ONE_CLASS_STEPS,
     ONE_CLASS_STEPS_PER_ROW,
     TrainConfig,
@@ -111,7 +112,7 @@ def train(
         typer.Option(
             "--epochs",
             help=f"Passes over the data (default: about {MULTI_CLASS_STEPS:,} steps' worth with --label; without, "
-            f"{ONE_CLASS_STEPS_PER_ROW} per training row, from {MULTI_CLASS_STEPS:,} to {ONE_CLASS_STEPS:,})",
+            f"{ONE_CLASS_STEPS_PER_ROW} per training row, from {ONE_CLASS_MIN_STEPS:,} to {ONE_CLASS_STEPS:,})",
             show_default=False,
         ),
     ] = None,
@@ -181,7 +182,7 @@ def train(
     )
     table.add_row("GAN steps / encoder steps", f"{hist['gan_steps']} / {hist['encoder_steps']}")
     if hist.get("density_generators_trained", 1) > 1:
-        table.add_row("generators in the density", f"{hist['density_generators_trained']} (GAN steps: each)")
+        table.add_row("generators in the density", f"{hist['density_generators_trained']} (trained as one stack)")
     if hist.get("selected_step") is not None:
         start = " (G's Gaussian start)" if hist["selected_step"] == 0 else ""
         again = "; trained again on all rows" if hist.get("refit_on_all_rows") else ""
@@ -361,17 +362,6 @@ def info(
         count = details["scoring"]["density_generators"]
         summary.add_row(
             "density bandwidth (per class" + (f", each of {count} generators)" if count > 1 else ")"), bands
-        )
-    reweighting = details["scoring"]["density_reweighting"]
-    if reweighting["temperature"] > 0 and reweighting["separation"]:
-        least = reweighting["min_separation"]
-        verdicts = ", ".join(
-            f"{c}: {z:.3g} SE ({'weighted' if z >= least else 'unweighted'})"
-            for c, z in reweighting["separation"].items()
-        )
-        summary.add_row(
-            f"G's samples weighted by real-vs-G odds^{reweighting['temperature']:g} where separation >= {least:g} SE",
-            verdicts,
         )
     summary.add_row("threshold at fpr 0.01", f"{details['scoring']['threshold_fpr_0.01']:.3f}")
     summary.add_row("gantools version", str(details.get("gantools_version", __version__)))

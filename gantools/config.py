@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+NUMERIC_TRANSFORMS = ("auto", "standard", "quantile")  # how numeric columns are encoded (gantools.preprocessing)
+
 SMALL_CLASS_ROWS = 250  # a class with fewer training rows than this is "small data" (see gaussian_base)
-# Network width and training length when not given. One class (anomaly scoring): nothing stops training
-# early and G's coverage of the normal rows keeps improving with steps (benchmarks/results/anomaly_settings.md);
-# at a fixed CPU budget a narrower network trained longer fits better and scores faster. Several classes
-# (augmentation, early stopping on): the sizes the small-data benchmarks were measured with.
-# 60,000 rather than 30,000: 39 paired fits of the 13-set benchmark, +0.0010 mean AUROC, gains on the large sets
-# (anomaly_13sets_s60.md; anomaly_settings.md, Sessions 13-14).
-ONE_CLASS_HIDDEN, ONE_CLASS_STEPS = 128, 60000
-# ...but on few rows long training only memorises them (glass, 98 rows: 0.92 at 6,000-12,000 steps, 0.88 at
-# 30,000): one-class steps grow with the training rows, ONE_CLASS_STEPS_PER_ROW each, from MULTI_CLASS_STEPS.
-ONE_CLASS_STEPS_PER_ROW = 100
+# Network width, training length and learning rates when not given. One class (anomaly scoring): 64-wide
+# networks at 4x the learning rates, 5 steps per training row from 2,000 to 10,000 (on the 13-set benchmark
+# as good as 128 wide, 100 steps per row up to 60,000 at the base rates, for a twentieth of the training:
+# benchmarks/results/speed_settings.md). Several classes (augmentation, early stopping on): the sizes and
+# rates the small-data benchmarks were measured with.
+ONE_CLASS_HIDDEN, ONE_CLASS_STEPS, ONE_CLASS_MIN_STEPS, ONE_CLASS_STEPS_PER_ROW = 64, 10000, 2000, 5
+ONE_CLASS_LR_G, ONE_CLASS_LR_D = 8e-4, 1.6e-3
 MULTI_CLASS_HIDDEN, MULTI_CLASS_STEPS = 256, 6000
+MULTI_CLASS_LR_G, MULTI_CLASS_LR_D = 2e-4, 4e-4  # the critic learns faster (two time-scale update rule)
 # One-class models (anomaly scoring) multiply the densities of this many independently trained generators
 # (TrainConfig.density_generators; benchmarks/results/anomaly_settings.md, "Several generators")
 ONE_CLASS_GENERATORS = 3
@@ -36,13 +38,12 @@ class TrainConfig:
     latent_dim: int = 16
     hidden: int | None = None  # None: ONE_CLASS_HIDDEN with one class, MULTI_CLASS_HIDDEN with several
     n_layers: int = 2
-    lr_g: float = 2e-4
-    lr_d: float = 4e-4  # two time-scale update rule: the critic learns faster
+    lr_g: float | None = None  # None: ONE_CLASS_LR_G with one class, MULTI_CLASS_LR_G with several
+    lr_d: float | None = None  # None: ONE_CLASS_LR_D / MULTI_CLASS_LR_D (the critic learns faster: TTUR)
     lr_e: float = 1e-3
     encoder_steps: int | None = None  # None: half the GAN steps, between 200 and 2,000
     ema_decay: float = 0.999
     gumbel_tau: float = 0.2
-    d_dropout: float = 0.0
     # G = a per-class Gaussian (set from the class moments) + an MLP that adversarial training adds on
     # top. "auto": on with several classes when some class has fewer than SMALL_CLASS_ROWS training rows
     # (small-data augmentation: measured in benchmarks/results/augment_small.md), off otherwise. Resolved
@@ -71,17 +72,6 @@ class TrainConfig:
     # weight given with several classes compares the class-balanced batch's pooled columns, not each class's);
     # resolved when training starts, and stored so.
     marginal_weight: float | str = "auto"
-    # With the marginal term: this many random directions drawn every step, and the same distance between
-    # the batches' projections on them added (a sliced Wasserstein distance), so that how columns vary
-    # together is matched as well as each column alone. 0 (default): the columns alone.
-    marginal_projections: int = 0
-    # Tied values of quantile-mapped columns (a value many rows share: a flat segment of the map) drawn anew
-    # within their interval in every training batch (``trainer.TiedValueJitter``) instead of sitting at one
-    # point of the normal scale, which a continuous G cannot match. Only the training batches are jittered:
-    # early stopping, the Gaussian start and the density's bandwidth still see the tied values. Off by
-    # default: measured on five one-class fits only, not yet with the marginal term
-    # (benchmarks/results/anomaly_settings.md, "Session 15").
-    dequantize: bool = False
     ac_weight: float = 1.0  # auxiliary-classifier loss (with several classes): keeps classes apart
     feature_weight: float = 0.1  # weight of the discriminator-feature residual in the encoder loss
     generated_weight: float = 1.0  # weight of reconstructing generated rows in the encoder loss
@@ -92,15 +82,6 @@ class TrainConfig:
     # samples of G per class (with several generators, shared equally among them, at least
     # model.MIN_GENERATOR_COMPONENTS each); 0: a plain Parzen window over 1,024 samples (models saved before).
     density_components: int = 256
-    # How each class's kernel bandwidth σ is chosen on held-out rows (``Mixture.choose_bandwidth``):
-    # "likelihood", the likeliest; "one_se", the smoothest σ within one standard error of it (measured
-    # on the 13 anomaly sets: mean AUROC −0.001, Pima +0.012 but glass −0.019; anomaly_settings.md).
-    density_bandwidth: str = "likelihood"
-    # G's samples weighted by a real-vs-G classifier's odds to this power before the mixture summarises
-    # them (gantools/density_ratio.py), to correct where G's mass is off. 0 (default): unweighted. Measured
-    # at 0.5 on the 39 fits of the 13-set benchmark: mean AUROC −0.0001 (17 fits up, 13 down; seed 0
-    # alone had shown +0.0015), so it stays an option (benchmarks/results/anomaly_settings.md).
-    density_reweighting: float = 0.0
     # How many independently trained generators G's density part multiplies (the first is the model's own
     # G; the others are G and D trained again from other seeds, no encoder, kept only as their mixtures).
     # Each one costs one more GAN training at fit; they share ``density_components``. "auto":
@@ -114,23 +95,71 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
 
+    def validate(self) -> TrainConfig:
+        """Refuse bad settings with one line (``GantoolsError``) before any work; returns ``self``."""
+        from gantools.errors import GantoolsError
+
+        def whole(name: str, value: Any, least: int, auto: bool = False, none: bool = False) -> None:
+            if (auto and value == "auto") or (none and value is None):
+                return
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+                allowed = " or ".join([*(["'auto'"] if auto else []), *(["None"] if none else [])])
+                prefix = f"{allowed} or " if allowed else ""
+                raise GantoolsError(f"{name} must be {prefix}a whole number of {least} or more (got {value!r})")
+
+        def positive(name: str, value: Any) -> None:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+                raise GantoolsError(f"{name} must be a positive number (got {value!r})")
+
+        whole("epochs", self.epochs, 1, none=True)
+        whole("target_steps", self.target_steps, 1, none=True)
+        whole("batch_size", self.batch_size, 1)
+        whole("hidden", self.hidden, 1, none=True)
+        whole("encoder_steps", self.encoder_steps, 0, none=True)
+        for name in ("lr_g", "lr_d"):
+            if getattr(self, name) is not None:
+                positive(name, getattr(self, name))
+        positive("lr_e", self.lr_e)
+        if self.numeric_transform not in NUMERIC_TRANSFORMS:
+            choices = ", ".join(NUMERIC_TRANSFORMS)
+            raise GantoolsError(f"numeric_transform must be one of {choices} (got {self.numeric_transform!r})")
+        weight = self.marginal_weight
+        if weight != "auto" and (
+            isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not 0 <= weight < math.inf
+        ):
+            raise GantoolsError(f"marginal_weight must be 'auto' or a finite number of 0 or more (got {weight!r})")
+        whole("density_components", self.density_components, 0)
+        whole("density_generators", self.density_generators, 1, auto=True)
+        if self.density_generators != "auto" and self.density_generators > 1 and self.density_components == 0:
+            raise GantoolsError(
+                f"density_generators={self.density_generators} needs the mixture density (density_components > 0); "
+                "a plain Parzen window (density_components=0) uses one generator"
+            )
+        if isinstance(self.holdout, bool) or not isinstance(self.holdout, numbers.Real) or not 0 < self.holdout < 1:
+            raise GantoolsError(f"holdout must be between 0 and 1 (got {self.holdout!r})")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
+        if float(data.get("d_dropout") or 0) > 0:  # models saved with a critic that had dropout layers
+            from gantools.errors import GantoolsError
+
+            raise GantoolsError("this model was saved with d_dropout, which gantools no longer has; train it again")
+        known = {f.name for f in fields(cls)}  # settings since removed are ignored
         # models saved before these options: no Gaussian base, a plain Parzen window as density
         data = {
             "gaussian_base": False,
             "density_components": 0,
-            "density_reweighting": 0.0,
             "density_generators": 1,
-            "dequantize": False,
             "marginal_weight": 0.0,
             **data,
         }
         data.setdefault("hidden", MULTI_CLASS_HIDDEN)  # the width every model had before it was automatic
+        data.setdefault("lr_g", MULTI_CLASS_LR_G)  # ...and the learning rates
+        data.setdefault("lr_d", MULTI_CLASS_LR_D)
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def member_seed(self, k: int) -> int:
@@ -147,8 +176,8 @@ class TrainConfig:
         return max(1, -(-self.target_steps // self.steps_per_epoch(n_rows)))
 
     def resolve_sizes(self, n_classes: int, n_rows: int | None = None) -> TrainConfig:
-        """This config with ``hidden`` and ``target_steps`` set where they are None (and the number of
-        density generators and the marginal weight where they are "auto").
+        """This config with ``hidden``, ``target_steps`` and the learning rates set where they are None (and
+        the number of density generators and the marginal weight where they are "auto").
 
         From the number of classes, and for one class from the number of training rows ``n_rows``
         (None: as many as make ONE_CLASS_STEPS).
@@ -157,7 +186,7 @@ class TrainConfig:
         steps = self.target_steps
         if steps is None and one:
             per_row = ONE_CLASS_STEPS if n_rows is None else ONE_CLASS_STEPS_PER_ROW * n_rows
-            steps = min(ONE_CLASS_STEPS, max(MULTI_CLASS_STEPS, per_row))
+            steps = min(ONE_CLASS_STEPS, max(ONE_CLASS_MIN_STEPS, per_row))
         elif steps is None:
             steps = MULTI_CLASS_STEPS
         hidden = self.hidden if self.hidden is not None else (ONE_CLASS_HIDDEN if one else MULTI_CLASS_HIDDEN)
@@ -167,13 +196,16 @@ class TrainConfig:
         marginal = self.marginal_weight
         if marginal == "auto":
             marginal = ONE_CLASS_MARGINAL_WEIGHT if one else 0.0
+        lr_g = self.lr_g if self.lr_g is not None else (ONE_CLASS_LR_G if one else MULTI_CLASS_LR_G)
+        lr_d = self.lr_d if self.lr_d is not None else (ONE_CLASS_LR_D if one else MULTI_CLASS_LR_D)
         return replace(
             self,
             hidden=hidden,
+            lr_g=lr_g,
+            lr_d=lr_d,
             target_steps=steps,
             density_generators=int(generators),
-            marginal_weight=float(marginal),
-            marginal_projections=int(self.marginal_projections),  # plain numbers: the config is saved as JSON
+            marginal_weight=float(marginal),  # plain numbers: the config is saved as JSON
         )
 
     def use_minibatch_std(self, n_classes: int) -> bool:

@@ -33,7 +33,6 @@ import warnings
 import numpy as np
 import torch
 
-BANDWIDTH_RULES = ("likelihood", "one_se")
 BANDWIDTHS = (0.05, 0.08, 0.12, 0.18, 0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0)
 # Kernel terms more than this far (in log units) below a row's largest one are taken as 0: below e^-80
 # relative to the largest they cannot change a float32 sum, and exp of such arguments takes the slow
@@ -157,30 +156,12 @@ class Mixture:
         value, gaps = _log_mixtures(queries, self.centres, sigma**2 + self.spreads, self.log_weights, 1, block, explain)
         return value.squeeze(1), None if gaps is None else gaps.squeeze(1)
 
-    def choose_bandwidth(self, holdout: torch.Tensor, rule: str = "likelihood") -> float:
-        """The σ (from a fixed grid, in standardised units) chosen on held-out rows.
-
-        ``"likelihood"``: the σ under which held-out rows are most likely. ``"one_se"``: from the likeliest
-        σ, the larger ones in turn while their mean held-out log-likelihood stays within one standard error
-        of the best (the one-standard-error rule of Breiman et al. 1984: the smoothest estimate the
-        held-out rows cannot tell from the best). The likelihood rewards sharp densities near the bulk of
-        the data, while ranking anomalies depends on the tails, where a smoother estimate is less noisy
-        (measured: no better on average, ``benchmarks/results/anomaly_settings.md``).
-        """
-        if rule not in BANDWIDTH_RULES:
-            raise ValueError(f"bandwidth rule must be one of {BANDWIDTH_RULES} (got {rule!r})")
+    def choose_bandwidth(self, holdout: torch.Tensor) -> float:
+        """The σ (from a fixed grid, in standardised units) under which held-out rows are most likely."""
         if len(holdout) == 0:
             return 0.35
-        per_row = torch.stack([self.log_density(holdout, s)[0] for s in BANDWIDTHS]).double()
-        means = per_row.mean(dim=1)
-        best = int(means.argmax())
-        if rule == "likelihood" or len(holdout) < 2:
-            return BANDWIDTHS[best]
-        floor = means[best] - per_row[best].std() / math.sqrt(len(holdout))
-        chosen = best
-        while chosen + 1 < len(BANDWIDTHS) and means[chosen + 1] >= floor:
-            chosen += 1
-        return BANDWIDTHS[chosen]
+        means = torch.stack([self.log_density(holdout, s)[0].double().mean() for s in BANDWIDTHS])
+        return BANDWIDTHS[int(means.argmax())]
 
 
 def log_parzen(

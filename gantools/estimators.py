@@ -84,9 +84,9 @@ class GANAugmenter(_GANParams, BaseEstimator):
 
     Parameters
     ----------
-    epochs : passes over the data; None picks about 6,000 training steps (for one class 100 per training
-        row, from 6,000 to 60,000).
-    batch_size, latent_dim, hidden : network and batch sizes (hidden None: 256, or 128 for one class).
+    epochs : passes over the data; None picks about 6,000 training steps (for one class 5 per training
+        row, from 2,000 to 10,000).
+    batch_size, latent_dim, hidden : network and batch sizes (hidden None: 256, or 64 for one class).
     holdout : share of rows held out to choose when to stop training (early stopping).
     refit : after early stopping, train again on all rows (held-out ones included) for the chosen number
         of steps; on small data every row counts. The model's calibration and validation figures are then
@@ -203,7 +203,7 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
         self.model_ = TabularGAN(self._train_config(), self.column_kinds, self.verbose).fit(
             frame, label, anomalies=anomalies
         )
-        self._finish_fit(frame)
+        self._finish_fit()
         return self
 
     def tune_weights(self, X_anomalies: Any) -> GANAnomalyDetector:
@@ -219,13 +219,15 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
         check_is_fitted(self, "model_")
         return self.model_.calibration_.weights_source
 
-    def _finish_fit(self, frame: pd.DataFrame | None) -> None:
+    def _finish_fit(self) -> None:
         self._set_n_classes(None)
         self.threshold_ = self.model_.calibration_.threshold(self.contamination)
-        if frame is not None:
-            self.decision_scores_ = self.decision_function(frame.drop(columns=[_LABEL], errors="ignore"))
-        else:
-            self.decision_scores_ = np.asarray(self.model_.calibration_.holdout_scores)
+        # the scores of the rows fitted on, as the model computed and saved them (same after fit and load);
+        # models saved before they were kept: the held-out rows' scores, what the threshold was read from
+        scores = getattr(self.model_, "training_scores_", None)
+        if scores is None:
+            scores = self.model_.calibration_.holdout_scores
+        self.decision_scores_ = np.asarray(scores, dtype=np.float64)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         self._mu = float(np.mean(self.decision_scores_))
         self._sigma = float(np.std(self.decision_scores_)) or 1.0
@@ -249,5 +251,5 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
         det._array_input_ = False
         det.feature_names_in_ = np.asarray(model.schema_.names, dtype=object)
         det.n_features_in_ = len(model.schema_.names)
-        det._finish_fit(None)
+        det._finish_fit()
         return det

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-import numbers
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,11 +24,10 @@ from gantools.bundle import read_bundle, write_bundle
 from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.config import TrainConfig
 from gantools.data.schema import infer_schema
-from gantools.density import BANDWIDTH_RULES, Mixture, SampleDensity
-from gantools.density_ratio import MIN_SEPARATION, fit_log_odds, sample_log_weights, separation
+from gantools.density import Mixture, SampleDensity
 from gantools.errors import GantoolsError
 from gantools.models import Generator
-from gantools.preprocessing import NUMERIC_TRANSFORMS, ReadColumns, TabularPreprocessor, TieIntervals
+from gantools.preprocessing import ReadColumns, TabularPreprocessor
 from gantools.progress import training_progress
 from gantools.scoring import RawParts, Records, ScoreCalibration, raw_parts
 from gantools.scoring_space import ScoringSpace
@@ -52,8 +49,6 @@ DENSITY_SAMPLES = 16384  # samples of G per class that the density's mixture sum
 # one fit where 128 gained +0.002; benchmarks/results/anomaly_settings.md, "Several generators, multiplied")
 MIN_GENERATOR_COMPONENTS = 128
 PARZEN_SAMPLES = 1024  # samples of G per class behind a plain Parzen window (density_components=0)
-# fresh samples of G per class that the real-vs-G classifier trains and stops on (density_reweighting > 0)
-RATIO_SAMPLES, RATIO_HOLDOUT_SAMPLES = 16384, 2048
 
 
 def class_key(value: Any) -> str:
@@ -94,7 +89,7 @@ class TabularGAN:
             raise GantoolsError("training data must be a table (pandas DataFrame)")
         if len(df) < MIN_ROWS:
             raise GantoolsError(f"{source} has {len(df)} rows; at least {MIN_ROWS} are needed to train")
-        _check_settings(self.config)
+        self.config.validate()
         df = df.reset_index(drop=True)
         self.schema_ = infer_schema(df, label, self.column_kinds, source)
         labels = df[label] if label is not None else pd.Series([None] * len(df))
@@ -123,9 +118,9 @@ class TabularGAN:
         self.device_ = resolve_device(self.config_.device)
         columns = self.preprocessor_.read(features)
         X = torch.as_tensor(self.preprocessor_.encode(columns), device=self.device_)
-        ties = self.preprocessor_.tie_intervals(columns) if self.config_.dequantize else None
-        train_ties = None if ties is None else ties.take(train_idx)
         y_t = torch.as_tensor(y, device=self.device_)
+        # the density's generators (density_generators; 1 without the mixture density) train as one stack
+        members = self.config_.density_generators if self.config_.density_components > 0 else 1
         started = time.perf_counter()
         with training_progress(self.verbose) as progress:
             self.nets_ = train_networks(
@@ -136,14 +131,12 @@ class TabularGAN:
                 self.config_,
                 progress,
                 validation=(X[hold_idx], y_t[hold_idx]),
-                ties=train_ties,
+                members=members,
             )
+            self._members = self.nets_.members
             refit = self.config_.refit and self.nets_.history.get("selected_step") is not None
             if refit and not self.nets_.interrupted:
-                self.nets_ = self._refit_all_rows(X, y_t, len(classes), self.nets_.history, progress, ties)
-            self._members = self._train_members(
-                X[train_idx], y_t[train_idx], len(classes), progress, (X[hold_idx], y_t[hold_idx]), train_ties
-            )
+                self.nets_ = self._refit_all_rows(X, y_t, len(classes), self.nets_.history, progress)
         seconds = time.perf_counter() - started
         self.history_ = {
             **self.nets_.history,
@@ -163,62 +156,22 @@ class TabularGAN:
         if anomalies is not None and len(anomalies) > 0:
             self.tune_weights(anomalies, anomalies_source)
         self.validation_ = self._validate(features.iloc[hold_idx], y[hold_idx])
+        # the score of every row fitted on (held-out ones included): PyOD's decision_scores_, kept in the model
+        # folder so that it means the same after loading
+        self.training_scores_ = self.score(df, all_parts=False)["score"].to_numpy(np.float32)
         return self
 
     def _refit_all_rows(
-        self,
-        X: torch.Tensor,
-        y: torch.Tensor,
-        n_classes: int,
-        selection: dict,
-        progress: Any,
-        ties: TieIntervals | None = None,
+        self, X: torch.Tensor, y: torch.Tensor, n_classes: int, selection: dict, progress: Any
     ) -> Networks:
-        """Train again on every row for as many GAN steps as early stopping selected (see ``TrainConfig.refit``)."""
+        """Train again on every row for as many GAN steps as early stopping selected (see ``TrainConfig.refit``).
+        The density's further generators, if any, stay as trained on the training rows."""
         nets = train_networks(
-            X,
-            y,
-            n_classes,
-            self._cat_slices(),
-            self.config_,
-            progress,
-            gan_steps=int(selection["selected_step"]),
-            ties=ties,
+            X, y, n_classes, self._cat_slices(), self.config_, progress, gan_steps=int(selection["selected_step"])
         )
         kept = ("selected_step", "best_step", "validation_log_likelihood", "stopped_early")
         nets.history.update({k: selection[k] for k in kept if k in selection}, refit_on_all_rows=True)
         return nets
-
-    def _train_members(
-        self,
-        X: torch.Tensor,
-        y: torch.Tensor,
-        n_classes: int,
-        progress: Any,
-        validation: tuple | None = None,
-        ties: TieIntervals | None = None,
-    ) -> list[Generator]:
-        """The density's further generators (``TrainConfig.density_generators`` − 1): G and D trained again
-        from other seeds on the same rows (with early stopping where the config has it; not refitted on
-        every row), no encoder; only G's EMA is kept, for its samples. A Ctrl+C keeps the ones already
-        finished (and none after a stopped main training)."""
-        members: list[Generator] = []
-        if self.nets_.interrupted or self.config_.density_components <= 0:
-            return members
-        total = self.config_.density_generators
-        for k in range(1, total):
-            config = dataclasses.replace(self.config_, seed=self.config_.member_seed(k))
-            named = None
-            if progress is not None:
-                named = lambda phase, *a, k=k: progress(f"Training generator {k + 1}/{total}", *a)  # noqa: E731
-            nets = train_networks(
-                X, y, n_classes, self._cat_slices(), config, named, validation, encoder=False, ties=ties
-            )
-            if nets.interrupted:
-                self.nets_.interrupted = True
-                break
-            members.append(nets.generator_ema)
-        return members
 
     def _cat_slices(self) -> list[tuple[int, int]]:
         return [(b.start, b.end) for b in self.preprocessor_.blocks_ if b.kind == "cat"]
@@ -230,15 +183,8 @@ class TabularGAN:
             self._space = ScoringSpace(self.preprocessor_.params_, self.preprocessor_.blocks_, self.device_)
         return self._space
 
-    def _fit_density(
-        self, X_train: torch.Tensor, y_train: torch.Tensor, X_hold: torch.Tensor, y_hold: torch.Tensor
-    ) -> list[float]:
-        """Summarise G's samples per class as a mixture and pick each class's bandwidth on held-out rows.
-
-        With ``density_reweighting`` > 0, each class's samples are first weighted by a real-vs-G
-        classifier's tempered odds (``density_ratio``), so the mixture corrects where G's mass is off.
-        Returns the classifier's separation per class (empty without reweighting).
-        """
+    def _fit_density(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
+        """Summarise each generator's samples per class as a mixture; pick each bandwidth on held-out rows."""
         components = self.config_.density_components
         n = DENSITY_SAMPLES if components > 0 else PARZEN_SAMPLES
         n_classes = len(self.classes_)
@@ -249,36 +195,21 @@ class TabularGAN:
             matrix, _ = self._generate_matrix(np.full(n_classes, count), rng, order_by_class=True, generator=generator)
             return space(torch.as_tensor(matrix, device=self.device_)).reshape(n_classes, count, -1)
 
-        samples = draw(n)
-        member_samples = [draw(n, g) for g in getattr(self, "_members", [])]
+        generators = [None, *getattr(self, "_members", [])]
+        share = _components_per_generator(components, len(generators))
         held = space(X_hold)
         held_by_class = [held[y_hold == c] for c in range(n_classes)]
-        log_weights: list[torch.Tensor | None] = [None] * n_classes
-        separations: list[float] = []
-        temperature = self.config_.density_reweighting
-        if temperature > 0:
-            fresh, fresh_held, fresh_check = (
-                draw(RATIO_SAMPLES),
-                draw(RATIO_HOLDOUT_SAMPLES),
-                draw(RATIO_HOLDOUT_SAMPLES),
+        members = []
+        for generator in generators:
+            samples = draw(n, generator)
+            members.append(
+                [
+                    Mixture.summarise(s, share, self.config_.seed) if components > 0 else Mixture.of_samples(s)
+                    for s in samples
+                ]
             )
-            real = space(X_train)
-            steps = int(self.nets_.history.get("gan_steps", 0)) or None  # no longer than G was trained
-            for c, held_c in enumerate(held_by_class):
-                odds = fit_log_odds(real[y_train == c], fresh[c], held_c, fresh_held[c], self.config_.seed + c, steps)
-                separations.append(separation(odds, held_c, fresh_check[c]))
-                if separations[-1] >= MIN_SEPARATION:
-                    log_weights[c] = sample_log_weights(odds, samples[c], temperature)
-        share = _components_per_generator(components, 1 + len(member_samples))
-        mixtures = [
-            Mixture.summarise(s, share, self.config_.seed, w) if components > 0 else Mixture.of_samples(s, w)
-            for s, w in zip(samples, log_weights)
-        ]
-        members = [mixtures] + [[Mixture.summarise(s, share, self.config_.seed) for s in m] for m in member_samples]
-        rule = self.config_.density_bandwidth
-        sigmas = [[m.choose_bandwidth(h, rule) for m, h in zip(member, held_by_class)] for member in members]
+        sigmas = [[m.choose_bandwidth(h) for m, h in zip(member, held_by_class)] for member in members]
         self._density = SampleDensity(members, sigmas)
-        return separations
 
     def _records(self, df: pd.DataFrame, lazy: bool) -> Records | torch.Tensor:
         """The rows of ``df`` for ``raw_parts``: in the scoring space directly, encoded for the networks
@@ -329,12 +260,12 @@ class TabularGAN:
     def _calibrate(
         self, X_hold: torch.Tensor, y_hold: torch.Tensor, X_train: torch.Tensor, y_train: torch.Tensor
     ) -> None:
-        separations = self._fit_density(X_train, y_train, X_hold, y_hold) if self.weights[2] > 0 else []
+        if self.weights[2] > 0:
+            self._fit_density(X_hold, y_hold)
         own = self._raw_parts(X_hold, y_hold)
         self.calibration_ = ScoreCalibration.fit(own, tuple(self.weights), DEFAULT_CORROBORATION)
         if self._density is not None:
             self.calibration_.density_sigmas = self._density.sigmas
-            self.calibration_.density_separations = [round(v, 3) for v in separations]
         self._own_holdout = own, y_hold.cpu().numpy()
         self._set_holdout_scores(X_hold)
 
@@ -595,6 +526,8 @@ class TabularGAN:
             tensors.update({f"{prefix}.{k}": v for k, v in net.state_dict().items()})
         if getattr(self, "_density", None) is not None:
             tensors.update(self._density.tensors())
+        if getattr(self, "training_scores_", None) is not None:
+            tensors["training_scores"] = torch.as_tensor(self.training_scores_)
         return write_bundle(path, self.to_config(), self.preprocessor_.to_dict(), tensors)
 
     @classmethod
@@ -617,6 +550,9 @@ class TabularGAN:
         model._density = None
         model.device_ = resolve_device(device)
         model.saved_with_ = config.get("gantools_version")
+        # models saved before the training rows' scores were kept have none (None)
+        scores = tensors.get("training_scores")
+        model.training_scores_ = None if scores is None else scores.cpu().numpy()
         nets = build_networks(model.preprocessor_.n_features_out_, len(model.classes_), model.config_, model.device_)
         for prefix, net in (
             ("generator", nets.generator),
@@ -672,38 +608,6 @@ def _components_per_generator(components: int, generators: int) -> int:
     if generators <= 1:
         return components
     return max(min(components, MIN_GENERATOR_COMPONENTS), components // generators)
-
-
-def _check_settings(config: TrainConfig) -> None:
-    """Refuse bad settings before training rather than after it."""
-    if config.numeric_transform not in NUMERIC_TRANSFORMS:
-        choices = ", ".join(NUMERIC_TRANSFORMS)
-        raise GantoolsError(f"numeric_transform must be one of {choices} (got {config.numeric_transform!r})")
-    weight = config.marginal_weight
-    if weight != "auto" and (
-        isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not 0 <= weight < math.inf
-    ):
-        raise GantoolsError(f"marginal_weight must be 'auto' or a finite number of 0 or more (got {weight!r})")
-    projections = config.marginal_projections
-    if isinstance(projections, bool) or not isinstance(projections, numbers.Integral) or projections < 0:
-        raise GantoolsError(f"marginal_projections must be a whole number of 0 or more (got {projections!r})")
-    if not isinstance(config.dequantize, bool):
-        raise GantoolsError(f"dequantize must be true or false (got {config.dequantize!r})")
-    if config.density_components < 0:
-        raise GantoolsError(f"density_components must be 0 or more (got {config.density_components})")
-    generators = config.density_generators
-    if generators != "auto" and (isinstance(generators, bool) or not isinstance(generators, int) or generators < 1):
-        raise GantoolsError(f"density_generators must be 'auto' or a whole number of 1 or more (got {generators!r})")
-    if generators != "auto" and generators > 1 and config.density_components == 0:
-        raise GantoolsError(
-            f"density_generators={generators} needs the mixture density (density_components > 0); "
-            "a plain Parzen window (density_components=0) uses one generator"
-        )
-    if not 0 <= config.density_reweighting <= 1:
-        raise GantoolsError(f"density_reweighting must be between 0 and 1 (got {config.density_reweighting})")
-    if config.density_bandwidth not in BANDWIDTH_RULES:
-        choices = ", ".join(BANDWIDTH_RULES)
-        raise GantoolsError(f"density_bandwidth must be one of {choices} (got {config.density_bandwidth!r})")
 
 
 def _stratified_holdout(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.stats
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtri
 
 from gantools.data.schema import Schema
 
@@ -49,22 +49,6 @@ class ReadColumns:
     def take(self, rows: np.ndarray) -> ReadColumns:
         """The rows at ``rows``."""
         return ReadColumns(self.numeric[rows], self.slots[rows])
-
-
-NUMERIC_TRANSFORMS = ("auto", "standard", "quantile")  # how numeric columns are encoded (see the module doc)
-
-
-@dataclass
-class TieIntervals:
-    """Per row and quantile-mapped column, the probability interval its value spans on the normal scale
-    (``TabularPreprocessor.tie_intervals``): ``p_lo`` and ``width`` (0 where the value is not tied)."""
-
-    slots: np.ndarray  # (C,) the columns' slots in the encoded matrix
-    p_lo: np.ndarray  # (n, C)
-    width: np.ndarray  # (n, C)
-
-    def take(self, rows: np.ndarray) -> TieIntervals:
-        return TieIntervals(self.slots, self.p_lo[rows], self.width[rows])
 
 
 @dataclass
@@ -228,23 +212,6 @@ class TabularPreprocessor:
         for j, (name, params) in enumerate(categorical):
             slots[:, j] = self._category_slots(df[name], params)
         return ReadColumns(numeric, slots)
-
-    def tie_intervals(self, columns: ReadColumns) -> TieIntervals:
-        """Where each row's value of each quantile-mapped column may lie on the normal scale: a tied value
-        (a flat segment of the map) spans its whole probability interval [p_lo, p_hi]; any other value is
-        a point (p_lo = p_hi). ``encode`` puts a tied value at its segment's middle."""
-        layout = self._layout
-        which = np.flatnonzero(layout.direct)
-        p_lo = np.zeros((len(columns), len(which)))
-        width = np.zeros((len(columns), len(which)))
-        for k, j in enumerate(which):
-            params = self.params_[layout.numeric_param[j]]
-            xs, values = np.asarray(params["values"]), columns.numeric[:, j]
-            lo, hi = ndtr(np.asarray(params["z_lo"])), ndtr(np.asarray(params["z_hi"]))
-            pos = np.clip(np.searchsorted(xs, values), 0, len(xs) - 1)
-            tied = (xs[pos] == values) & (hi[pos] > lo[pos])
-            p_lo[tied, k], width[tied, k] = lo[pos[tied]], hi[pos[tied]] - lo[pos[tied]]
-        return TieIntervals(layout.numeric_slot[which], p_lo, width)
 
     def encode(self, columns: ReadColumns, standardised_fill: np.ndarray | None = None) -> np.ndarray:
         """The float32 matrix of ``read``'s columns: what the networks see (``transform``).

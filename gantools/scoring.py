@@ -17,7 +17,7 @@ given. The threshold is the (1 − fpr) quantile of the held-out normal scores.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -211,9 +211,6 @@ class ScoreCalibration:
     density_scale: float = 1.0
     weight_density: float = 0.0  # 0 in models saved before the density part existed
     density_sigmas: list[float] = field(default_factory=list)  # Parzen bandwidth per class
-    # per class, how clearly a real-vs-G classifier told held-out rows from G's samples (standard errors);
-    # G's samples were weighted by its odds where this reached density_ratio.MIN_SEPARATION. Empty: not tried
-    density_separations: list[float] = field(default_factory=list)
     # Corroborated off-manifold evidence: + weight · max(min(reconstruction, discriminator) − margin, 0).
     # Both E/G's reconstruction and D's features must find the record unusual for it to count, and more
     # so than all but 1% of held-out normal rows (``fit``; 2.0 in models saved before).
@@ -232,7 +229,8 @@ class ScoreCalibration:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScoreCalibration:
-        return cls(**data)
+        known = {f.name for f in fields(cls)}  # models saved before kept facts no longer used (e.g. reweighting's)
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
     def fit(cls, parts: RawParts, weights: tuple[float, float, float], corroboration: float = 0.0) -> ScoreCalibration:

@@ -12,7 +12,6 @@ import pandas as pd
 
 from gantools.config import TrainConfig
 from gantools.data.io import find_tables, iter_table_chunks, read_table
-from gantools.density_ratio import MIN_SEPARATION
 from gantools.errors import GantoolsError
 from gantools.model import TabularGAN, class_key
 from gantools.output import AtomicTableWriter, check_output_path, write_table
@@ -278,13 +277,6 @@ def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
             }
             if cal["density_sigmas"]
             else {},
-            # per class: how clearly a real-vs-G classifier told held-out rows from G's samples (standard
-            # errors); G's samples were weighted by its tempered odds where it reached the minimum
-            "density_reweighting": {
-                "temperature": model.config_.density_reweighting,
-                "min_separation": MIN_SEPARATION,
-                "separation": dict(zip(map(str, model.classes_), cal["density_separations"])),
-            },
             "threshold_fpr_0.01": model.calibration_.threshold(0.01),
             "holdout_rows": len(cal["holdout_scores"]),
         },

@@ -1,3 +1,6 @@
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import tiny_config
@@ -43,6 +46,12 @@ def test_detector_follows_pyod_conventions(banknote):
     assert isinstance(det, BaseDetector)
     assert det.fit(genuine[:500]) is det
     assert det.decision_scores_.shape == (500,)
+    # the training rows' scores, as decision_function gives them, and the same after saving and loading
+    np.testing.assert_allclose(det.decision_scores_, det.decision_function(genuine[:500]), rtol=1e-5, atol=1e-5)
+    with tempfile.TemporaryDirectory() as folder:
+        loaded = GANAnomalyDetector.load(det.save(Path(folder) / "m"), contamination=0.05)
+    np.testing.assert_array_equal(loaded.decision_scores_, det.decision_scores_)
+    np.testing.assert_array_equal(loaded.labels_, det.labels_)
     assert set(np.unique(det.labels_)) <= {0, 1}
     new_normal = det.predict(genuine[500:])
     assert new_normal.mean() < 0.2  # calibrated on held-out normals at 5%

@@ -220,39 +220,3 @@ def test_rows_of_columns_read_once_encode_as_those_rows_of_the_frame(adult_slice
     np.testing.assert_array_equal(pre.encode(columns), pre.transform(probe))
     assert pre.encode(columns)[5, pre.blocks_[1].start : pre.blocks_[1].end].sum() == 0  # unseen: all zeros
     assert pre.encode(columns)[3, 0] == pre.transform(features.iloc[[3]].assign(age=41))[0, 0]
-
-
-def test_tied_values_drawn_within_their_intervals_fill_the_normal_scale_and_map_back(adult_slice):
-    """Dequantisation (TrainConfig.dequantize): Adult's tied values (capital-gain 0 for ~92% of rows,
-    education-num's 16 levels) sit at one point each of the normal scale when encoded; drawn within their
-    intervals they make each quantile-mapped column standard normal, and decode to the very same values."""
-    import torch
-    from scipy.stats import kstest
-
-    from gantools.scoring_space import ScoringSpace
-    from gantools.training.trainer import TiedValueJitter
-
-    features = adult_slice.drop(columns="income")
-    pre = _fit(adult_slice, "income")
-    columns = pre.read(features)
-    encoded = torch.as_tensor(pre.encode(columns))
-    ties = pre.tie_intervals(columns)
-    names = [n for n, p in zip(features.columns, pre.params_) if p.get("method") == "quantile"]
-    assert {"capital-gain", "education-num"} <= set(names) and len(ties.slots) == len(names)
-    gain = names.index("capital-gain")
-    zero = features["capital-gain"].to_numpy() == 0
-    assert (ties.width[zero, gain] > 0).all()  # every 0 is tied (as are other repeated values)
-    np.testing.assert_allclose(ties.width[zero, gain], zero.mean(), rtol=0.01)  # its interval: the share of 0s
-
-    drawn = TiedValueJitter(ties, torch.device("cpu"))(
-        torch.arange(len(encoded)), encoded, torch.Generator().manual_seed(0)
-    )
-    for k, slot in enumerate(ties.slots):
-        before = kstest(encoded[:, slot].numpy(), "norm").statistic
-        after = kstest(drawn[:, slot].numpy(), "norm").statistic
-        assert after < 0.03 < before, (names[k], before, after)
-    untouched = np.setdiff1d(np.arange(encoded.shape[1]), ties.slots)
-    assert torch.equal(drawn[:, untouched], encoded[:, untouched])
-    space = ScoringSpace(pre.params_, pre.blocks_, torch.device("cpu"))
-    torch.testing.assert_close(space(drawn), space(encoded))
-    pd.testing.assert_frame_equal(pre.inverse_transform(drawn.numpy()), features)

@@ -11,17 +11,21 @@ Ctrl+C stops a phase early and keeps what was learned so far (the caller still s
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from gantools.config import TrainConfig
 from gantools.models import Discriminator, Encoder, Generator, activate_output
-from gantools.preprocessing import TieIntervals
+from gantools.training.adam import Adam
 from gantools.training.snapshots import SnapshotSelector
+from gantools.training.stacked import LEAK, StackedGAN
 
 ProgressFn = Callable[[str, int, int, dict[str, float]], None]
 
@@ -34,9 +38,11 @@ class Networks:
     encoder: Encoder
     history: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    # the EMA generators of the further ensemble members (trained beside this one from other seeds)
+    members: list[Generator] = field(default_factory=list)
 
     def eval(self) -> Networks:
-        for net in (self.generator, self.generator_ema, self.discriminator, self.encoder):
+        for net in (self.generator, self.generator_ema, self.discriminator, self.encoder, *self.members):
             net.eval()
         return self
 
@@ -61,21 +67,12 @@ class ClassBalancedSampler:
         return rows, classes
 
 
-def _ema_update(target: torch.nn.Module, source: torch.nn.Module, decay: float) -> None:
-    """``target ← decay · target + (1 − decay) · source``, all parameters in one fused call (on a GPU one
-    launch instead of one per tensor: training there is launch-bound, benchmarks/results/gpu_h100.md)."""
-    with torch.no_grad():
-        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), 1.0 - decay)
-        for b_t, b_s in zip(target.buffers(), source.buffers()):
-            b_t.copy_(b_s)
-
-
 def build_networks(n_features: int, n_classes: int, config: TrainConfig, device: torch.device) -> Networks:
     """G, its EMA copy, D and E for a config whose sizes are resolved (``TrainConfig.resolve_sizes``)."""
     g = Generator(
         config.latent_dim, n_classes, n_features, config.hidden, config.n_layers, config.use_gaussian_base(n_classes)
     ).to(device)
-    d = Discriminator(n_features, n_classes, config.hidden, config.n_layers + 1, config.d_dropout).to(device)
+    d = Discriminator(n_features, n_classes, config.hidden, config.n_layers + 1).to(device)
     e = Encoder(n_features, n_classes, config.latent_dim, config.hidden, config.n_layers).to(device)
     g_ema = copy.deepcopy(g).requires_grad_(False)
     return Networks(g, g_ema, d, e)
@@ -91,40 +88,45 @@ def train_networks(
     validation: tuple[torch.Tensor, torch.Tensor] | None = None,
     gan_steps: int | None = None,
     encoder: bool = True,
-    ties: TieIntervals | None = None,
+    members: int = 1,
 ) -> Networks:
     """Train G, D (and the EMA of G), then E, on the preprocessed rows ``X`` with class indices ``y``.
 
     ``validation`` (held-out rows and their classes) enables early stopping when the config asks for it.
     ``gan_steps`` overrides the number of GAN steps the config implies (0: G stays at its Gaussian base).
-    ``encoder=False`` skips E's training (E stays untrained): for generators used only for their samples.
-    ``ties``: the rows' tied values (``TabularPreprocessor.tie_intervals``): each batch draws them anew
-    within their intervals (``TiedValueJitter``; the model passes them where ``TrainConfig.dequantize`` asks).
+    ``encoder=False`` skips E's training (E stays untrained).
+    ``members`` > 1 trains that many GANs at once (stacked: ``gantools.training.stacked``), member k from
+    seed ``config.member_seed(k)``; the first is the returned networks', the others' EMA generators come
+    back as ``Networks.members``. With early stopping each member trains and stops on its own.
     """
-    device = X.device
     config = config.resolve_sizes(n_classes, len(X))
-    torch.manual_seed(config.seed)
-    rng = torch.Generator(device=device).manual_seed(config.seed)
-    nets = build_networks(X.shape[1], n_classes, config, device)
-    g, g_ema, d = nets.generator, nets.generator_ema, nets.discriminator
-    if g.gaussian_base:
-        g.set_gaussian_base(*gaussian_moments(X, y, n_classes, cat_slices, config.latent_dim))
-        g_ema.load_state_dict(g.state_dict())
-    sampler = ClassBalancedSampler(y, n_classes, rng)
-    batch = min(config.batch_size, max(len(X), 8))
-    epochs = config.resolved_epochs(len(X))
     if gan_steps is None:
-        gan_steps = epochs * config.steps_per_epoch(len(X))
-    enc_steps = config.resolved_encoder_steps(gan_steps)
-    opt_g = torch.optim.Adam(g.parameters(), lr=config.lr_g, betas=(0.5, 0.9))
-    opt_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(0.5, 0.9))
-    use_ac = n_classes > 1 and config.ac_weight > 0
-    batch_stats = config.use_minibatch_std(n_classes)
-    tick = max(1, gan_steps // 100)
-    numeric = numeric_slots(X.shape[1], cat_slices).to(device)
-    jitter = None if ties is None else TiedValueJitter(ties, device)
+        gan_steps = config.resolved_epochs(len(X)) * config.steps_per_epoch(len(X))
+    early = validation is not None and len(validation[0]) > 0 and config.use_early_stopping(n_classes)
+    if early and members > 1:  # each member stops at its own step: trained one after another
+        nets = train_networks(X, y, n_classes, cat_slices, config, progress, validation, gan_steps, encoder)
+        for k in range(1, members):
+            if nets.interrupted:
+                break
+            member_config = dataclasses.replace(config, seed=config.member_seed(k))
+            other = train_networks(X, y, n_classes, cat_slices, member_config, progress, validation, gan_steps, False)
+            nets.interrupted = other.interrupted
+            if not other.interrupted:
+                nets.members.append(other.generator_ema)
+        return nets.eval()
+    ensemble = []
+    for k in range(members):
+        torch.manual_seed(config.member_seed(k))
+        ensemble.append(build_networks(X.shape[1], n_classes, config, X.device))
+    nets = ensemble[0]
+    if nets.generator.gaussian_base:
+        moments = gaussian_moments(X, y, n_classes, cat_slices, config.latent_dim)
+        for member in ensemble:
+            member.generator.set_gaussian_base(*moments)
+    stacked = StackedGAN.from_modules([m.generator for m in ensemble], [m.discriminator for m in ensemble])
+    rng = torch.Generator(device=X.device).manual_seed(config.seed)
     selector = None
-    if validation is not None and len(validation[0]) > 0 and config.use_early_stopping(n_classes):
+    if early:
         selector = SnapshotSelector(
             *validation,
             cat_slices,
@@ -133,52 +135,17 @@ def train_networks(
             config.seed,
             every=max(25, gan_steps // 40),
             patience=config.patience,
-            posterior=g.gaussian_base,  # small data: the class posterior; otherwise each class's own fit
+            posterior=nets.generator.gaussian_base,  # small data: the class posterior; otherwise each class's own fit
         )
-    started = time.perf_counter()
-    loss_d = loss_g = torch.zeros((), device=device)
-    step = 0
-    try:
-        for step in range(1, gan_steps + 1):
-            rows, classes = sampler(batch)
-            real = X[rows] if jitter is None else jitter(rows, X[rows], rng)
-            z = torch.randn(batch, config.latent_dim, device=device, generator=rng)
-            fake = activate_output(g(z, classes), cat_slices, config.gumbel_tau)
-            d_real, f_real = d(real, classes, batch_stats=batch_stats)
-            d_fake, _ = d(fake.detach(), classes, batch_stats=batch_stats)
-            loss_d = F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
-            if use_ac:  # the auxiliary classifier learns the classes from real rows only
-                loss_d = loss_d + config.ac_weight * F.cross_entropy(d.classifier(f_real), classes)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-
-            d_fake, f_fake = d(fake, classes, batch_stats=batch_stats)
-            loss_g = -d_fake.mean()
-            if config.marginal_weight > 0 and len(numeric):
-                fake_num, real_num = fake[:, numeric], real[:, numeric]
-                distance = marginal_distance(fake_num, real_num)
-                if config.marginal_projections > 0 and len(numeric) > 1:
-                    directions = random_directions(len(numeric), config.marginal_projections, device, rng)
-                    distance = distance + marginal_distance(fake_num @ directions, real_num @ directions)
-                loss_g = loss_g + config.marginal_weight * distance
-            if use_ac:
-                loss_g = loss_g + config.ac_weight * F.cross_entropy(d.classifier(f_fake), classes)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            _ema_update(g_ema, g, config.ema_decay if step > 100 else 0.0)
-            if progress and (step % tick == 0 or step in (1, gan_steps)):
-                progress("gan", step, gan_steps, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
-            if selector is not None and step == 1 and g.gaussian_base:
-                selector.check(0, g_ema, d)  # the Gaussian G starts from competes too
-            if selector is not None and step >= gan_steps // 10 and step % selector.every == 0:
-                if selector.check(step, g_ema, d):
-                    break
-    except KeyboardInterrupt:
-        nets.interrupted = True
+    sampler = ClassBalancedSampler(y, n_classes, rng)
+    batch = min(config.batch_size, max(len(X), 8))
+    run = _GanRun(stacked, X, sampler, batch, n_classes, cat_slices, config, rng)
+    step = run.train(gan_steps, progress, selector, nets)
+    for k, member in enumerate(ensemble):
+        stacked.export(k, member.generator, member.generator_ema, member.discriminator)
+    nets.interrupted = run.interrupted
     if selector is not None:
-        selector.restore(g_ema, d)
+        selector.restore(nets.generator_ema, nets.discriminator)
         nets.history.update(
             selected_step=selector.selected_step,
             best_step=selector.best_step,
@@ -187,40 +154,111 @@ def train_networks(
         )
     nets.history.update(
         gan_steps=step,
-        gan_epochs=epochs,
-        gan_seconds=time.perf_counter() - started,
-        final_loss_d=loss_d.item(),
-        final_loss_g=loss_g.item(),
+        gan_epochs=config.resolved_epochs(len(X)),
+        gan_seconds=run.seconds,
+        gan_members=members,
+        final_loss_d=run.losses[0],
+        final_loss_g=run.losses[1],
     )
+    nets.members = [m.generator_ema for m in ensemble[1:]]  # stopped early too: all at the same step
+    enc_steps = config.resolved_encoder_steps(gan_steps)
     if nets.interrupted:  # stopped early: an encoder in proportion to the GAN steps actually taken
         enc_steps = min(enc_steps, config.resolved_encoder_steps(step))
     if encoder:
-        _train_encoder(nets, X, sampler, batch, enc_steps, cat_slices, config, rng, progress, jitter)
+        _train_encoder(nets, X, sampler, batch, enc_steps, cat_slices, config, rng, progress)
     return nets.eval()
 
 
-class TiedValueJitter:
-    """Dequantisation of tied values for training: a value tied in the data is encoded at the middle of its
-    flat segment of the quantile map (a point mass on the normal scale, which a continuous G cannot produce
-    and a critic can exploit); each batch instead draws it uniformly within its probability interval, so
-    that a quantile-mapped column is standard normal (up to its 1,000-level grid). Any draw maps back to
-    the same value."""
+class _GanRun:
+    """The GAN steps of every stacked member, with their optimisers."""
 
-    def __init__(self, ties: TieIntervals, device: torch.device) -> None:
-        used = ties.width.any(axis=0)  # columns with some tied rows
-        self.slots = torch.as_tensor(ties.slots[used], device=device)
-        self.p_lo = torch.as_tensor(ties.p_lo[:, used], dtype=torch.float32, device=device)
-        self.width = torch.as_tensor(ties.width[:, used], dtype=torch.float32, device=device)
+    def __init__(
+        self,
+        stacked: StackedGAN,
+        X: torch.Tensor,
+        sampler: ClassBalancedSampler,
+        batch: int,
+        n_classes: int,
+        cat_slices: list[tuple[int, int]],
+        config: TrainConfig,
+        rng: torch.Generator,
+    ) -> None:
+        self.stacked, self.X, self.sampler, self.batch = stacked, X, sampler, batch
+        self.cat_slices, self.config, self.rng = cat_slices, config, rng
+        self.opt_g = Adam(stacked.g.values(), config.lr_g, (0.5, 0.9))
+        self.opt_d = Adam(stacked.d_raw.values(), config.lr_d, (0.5, 0.9))
+        self.use_ac = n_classes > 1 and config.ac_weight > 0
+        self.batch_stats = config.use_minibatch_std(n_classes)
+        self.numeric = numeric_slots(X.shape[1], cat_slices).to(X.device)
+        self.marginal = config.marginal_weight > 0 and len(self.numeric) > 0
+        self.interrupted = False
+        self.seconds = 0.0
+        self.losses = (0.0, 0.0)
 
-    def __call__(self, rows: torch.Tensor, real: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        if len(self.slots) == 0:
-            return real
-        p_lo, width = self.p_lo[rows], self.width[rows]
-        u = torch.rand(p_lo.shape, device=real.device, generator=generator)
-        z = torch.special.ndtri((p_lo + u * width).clamp_(1e-7, 1 - 1e-7))
-        out = real.clone()
-        out[:, self.slots] = torch.where(width > 0, z.to(real.dtype), real[:, self.slots])
-        return out
+    def step(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step of D then G for every member; returns the summed losses (D, G)."""
+        stacked, config, batch, k = self.stacked, self.config, self.batch, self.stacked.members
+        rows, classes = self.sampler(k * batch)
+        rows, classes = rows.view(k, batch), classes.view(k, batch)
+        real = self.X[rows]
+        z = torch.randn(k, batch, config.latent_dim, device=real.device, generator=self.rng)
+        fake = activate_output(stacked.generate(z, classes), self.cat_slices, config.gumbel_tau)
+        # the critic's step: real and fake rows in one pass, spectral norm's power iteration once
+        weights = stacked.spectral_weights(power_iteration=True)
+        both, both_classes = torch.cat([real, fake.detach()], 1), torch.cat([classes, classes], 1)
+        scores, features = stacked.critic(weights, both, both_classes, self.batch_stats, 2)
+        d_real, d_fake = scores[:, :batch], scores[:, batch:]
+        loss_d = (F.relu(1.0 - d_real).mean(1) + F.relu(1.0 + d_fake).mean(1)).sum()
+        if self.use_ac:  # the auxiliary classifier learns the classes from real rows only
+            logits = stacked.classify(weights, features[:, :batch])
+            loss_d = loss_d + config.ac_weight * k * F.cross_entropy(logits.flatten(0, 1), classes.flatten())
+        self.opt_d.zero_grad()
+        loss_d.backward()
+        self.opt_d.step()
+        # G's step against the updated critic, with no gradients into the critic's weights
+        with torch.no_grad():
+            weights = stacked.spectral_weights(power_iteration=False)
+        d_fake, f_fake = stacked.critic(weights, fake, classes, self.batch_stats, 1)
+        loss_g = -d_fake.mean(1).sum()
+        if self.marginal:
+            fake_num, real_num = fake[..., self.numeric], real[..., self.numeric]
+            loss_g = loss_g + config.marginal_weight * k * marginal_distance(fake_num, real_num)
+        if self.use_ac:
+            logits = stacked.classify(weights, f_fake)
+            loss_g = loss_g + config.ac_weight * k * F.cross_entropy(logits.flatten(0, 1), classes.flatten())
+        self.opt_g.zero_grad()
+        loss_g.backward()
+        self.opt_g.step()
+        decay = config.ema_decay if step > 100 else 0.0
+        with torch.no_grad():
+            torch._foreach_lerp_(list(stacked.g_ema.values()), list(stacked.g.values()), 1.0 - decay)
+        return loss_d, loss_g
+
+    def train(
+        self, gan_steps: int, progress: ProgressFn | None, selector: SnapshotSelector | None, nets: Networks
+    ) -> int:
+        """Up to ``gan_steps`` steps (fewer when early stopping or Ctrl+C stops them); the steps taken."""
+        k, tick = self.stacked.members, max(1, gan_steps // 100)
+        started = time.perf_counter()
+        loss_d = loss_g = torch.zeros(())
+        step = 0
+        try:
+            for step in range(1, gan_steps + 1):
+                loss_d, loss_g = self.step(step)
+                if progress and (step % tick == 0 or step in (1, gan_steps)):
+                    progress("gan", step, gan_steps, {"loss_d": loss_d.item() / k, "loss_g": loss_g.item() / k})
+                if selector is not None and step == 1 and nets.generator.gaussian_base:
+                    self.stacked.export(0, nets.generator, nets.generator_ema, nets.discriminator)
+                    selector.check(0, nets.generator_ema, nets.discriminator)  # the Gaussian start competes too
+                if selector is not None and step >= gan_steps // 10 and step % selector.every == 0:
+                    self.stacked.export(0, nets.generator, nets.generator_ema, nets.discriminator)
+                    if selector.check(step, nets.generator_ema, nets.discriminator):
+                        break
+        except KeyboardInterrupt:  # the step in progress did not finish
+            self.interrupted, step = True, step - 1
+        self.seconds = time.perf_counter() - started
+        self.losses = (float(loss_d.detach()) / k, float(loss_g.detach()) / k)
+        return step
 
 
 def numeric_slots(n_features: int, cat_slices: list[tuple[int, int]]) -> torch.Tensor:
@@ -232,16 +270,10 @@ def numeric_slots(n_features: int, cat_slices: list[tuple[int, int]]) -> torch.T
 
 
 def marginal_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Mean over columns of the squared 1-D Wasserstein-2 distance between two equal-sized batches: each
-    column's sorted values compared in order (the optimal 1-D coupling). 0 when every column's values agree.
-    Given the batches' projections on random directions, it is the sliced Wasserstein distance."""
-    return (fake.sort(dim=0).values - real.sort(dim=0).values).square().mean()
-
-
-def random_directions(dim: int, k: int, device: torch.device, rng: torch.Generator) -> torch.Tensor:
-    """``k`` directions drawn uniformly on the unit sphere of ``dim`` dimensions, as the columns of a matrix."""
-    directions = torch.randn(dim, k, device=device, generator=rng)
-    return directions / directions.norm(dim=0, keepdim=True).clamp_min(1e-12)
+    """Mean over columns of the squared 1-D Wasserstein-2 distance between two equal-sized batches (rows on
+    the second-to-last axis; members of a stack on the first): each column's sorted values compared in order
+    (the optimal 1-D coupling). 0 when every column's values agree."""
+    return (fake.sort(dim=-2).values - real.sort(dim=-2).values).square().mean()
 
 
 def gaussian_moments(
@@ -293,44 +325,59 @@ def _train_encoder(
     config: TrainConfig,
     rng: torch.Generator,
     progress: ProgressFn | None,
-    jitter: TiedValueJitter | None = None,
 ) -> None:
-    g, d, e = nets.generator_ema, nets.discriminator, nets.encoder
+    """E with G and D frozen: each step reconstructs a batch of real rows and one of G's rows (one pass of E
+    and of G over both, one pass of D's features over the reconstructions and the real rows)."""
+    g, e = nets.generator_ema, nets.encoder
     g.requires_grad_(False)
-    d.requires_grad_(False)
-    d.eval()
-    opt_e = torch.optim.Adam(e.parameters(), lr=config.lr_e, betas=(0.9, 0.99))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_e, max(steps, 1))
+    features = _frozen_features(nets.discriminator)
+    opt_e = Adam(e.parameters(), config.lr_e, (0.9, 0.99))
     tick = max(1, steps // 100)
     started = time.perf_counter()
     loss = torch.zeros((), device=X.device)
     step = 0
-    device = X.device
     try:
         for step in range(1, steps + 1):
             rows, classes = sampler(batch)
-            real = X[rows] if jitter is None else jitter(rows, X[rows], rng)
-            recon = decode(g, e(real, classes), classes, cat_slices)
-            loss_x = F.mse_loss(recon, real)
-            loss_f = F.mse_loss(d.features(recon), d.features(real))
+            real = X[rows]
             # Generated rows are unlimited draws from what G learned: reconstructing them too teaches E
             # the whole normal manifold, not only the training rows (which may be few).
-            z = torch.randn(batch, config.latent_dim, device=device, generator=rng)
+            z = torch.randn(batch, config.latent_dim, device=X.device, generator=rng)
+            both_classes = torch.cat([classes, classes])
             with torch.no_grad():
                 generated = decode(g, z, classes, cat_slices)
-            z_hat = e(generated, classes)
-            loss_gx = F.mse_loss(decode(g, z_hat, classes, cat_slices), generated)
-            loss_z = F.mse_loss(z_hat, z)
+            z_hat = e(torch.cat([real, generated]), both_classes)
+            recon = decode(g, z_hat, both_classes, cat_slices)
+            loss_x = F.mse_loss(recon[:batch], real)
+            f_both = features(torch.cat([recon[:batch], real]))
+            loss_f = F.mse_loss(f_both[:batch], f_both[batch:])
+            loss_gx = F.mse_loss(recon[batch:], generated)
+            loss_z = F.mse_loss(z_hat[batch:], z)
             loss = loss_x + config.feature_weight * loss_f + config.generated_weight * loss_gx + 0.1 * loss_z
-            opt_e.zero_grad(set_to_none=True)
+            opt_e.zero_grad()
             loss.backward()
-            opt_e.step()
-            sched.step()
+            opt_e.step(config.lr_e * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / max(steps, 1))))  # cosine decay
             if progress and (step % tick == 0 or step in (1, steps)):
                 progress("encoder", step, steps, {"loss": loss.item()})
     except KeyboardInterrupt:
         nets.interrupted = True
-    nets.history.update(encoder_steps=step, encoder_seconds=time.perf_counter() - started, final_loss_e=loss.item())
+    nets.history.update(
+        encoder_steps=step, encoder_seconds=time.perf_counter() - started, final_loss_e=float(loss.detach())
+    )
+
+
+def _frozen_features(d: Discriminator) -> Callable[[torch.Tensor], torch.Tensor]:
+    """D's feature map f(x) with its spectrally normalised weights computed once (D is frozen)."""
+    d.eval()
+    with torch.no_grad():
+        layers = [(m.weight.detach().clone(), m.bias.detach().clone()) for m in d.body if isinstance(m, nn.Linear)]
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        for weight, bias in layers:
+            x = F.leaky_relu(F.linear(x, weight, bias), LEAK)
+        return x
+
+    return features
 
 
 def decode(g: Generator, z: torch.Tensor, classes: torch.Tensor, cat_slices: list[tuple[int, int]]) -> torch.Tensor:
