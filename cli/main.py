@@ -143,7 +143,7 @@ def train(
         typer.Option(
             "--generators",
             help=f"Generators trained from different seeds whose densities the anomaly score multiplies "
-            f"(default: {ONE_CLASS_GENERATORS} without --label, 1 with); each one more GAN training.",
+            f"(default: {ONE_CLASS_GENERATORS} without --label, 1 with); trained side by side as one stacked model.",
             show_default=False,
         ),
     ] = None,
@@ -182,7 +182,7 @@ def train(
     )
     table.add_row("GAN steps / encoder steps", f"{hist['gan_steps']} / {hist['encoder_steps']}")
     if hist.get("density_generators_trained", 1) > 1:
-        table.add_row("generators in the density", f"{hist['density_generators_trained']} (trained as one stack)")
+        table.add_row("generators in the density", f"{hist['density_generators_trained']} (trained side by side)")
     if hist.get("selected_step") is not None:
         start = " (G's Gaussian start)" if hist["selected_step"] == 0 else ""
         again = "; trained again on all rows" if hist.get("refit_on_all_rows") else ""

@@ -11,10 +11,11 @@ NUMERIC_TRANSFORMS = ("auto", "standard", "quantile")  # how numeric columns are
 
 SMALL_CLASS_ROWS = 250  # a class with fewer training rows than this is "small data" (see gaussian_base)
 # Network width, training length and learning rates when not given. One class (anomaly scoring): 64-wide
-# networks at 4x the learning rates, 5 steps per training row from 2,000 to 10,000 (on the 13-set benchmark
-# as good as 128 wide, 100 steps per row up to 60,000 at the base rates, for a twentieth of the training:
-# benchmarks/results/speed_settings.md). Several classes (augmentation, early stopping on): the sizes and
-# rates the small-data benchmarks were measured with.
+# networks at 4x the learning rates, 5 steps per training row from 2,000 to 10,000: ~9x less training than
+# 128 wide, 100 steps per row up to 60,000 at the base rates, at 0.005 lower mean AUROC on the 13-set
+# benchmark (0.8936 vs 0.8985; KNN 0.8946): benchmarks/results/speed_settings.md, anomaly_13sets_fast.md;
+# mid-size sets with many columns want more steps. Several classes (augmentation, early stopping on): the
+# sizes and rates the small-data benchmarks were measured with.
 ONE_CLASS_HIDDEN, ONE_CLASS_STEPS, ONE_CLASS_MIN_STEPS, ONE_CLASS_STEPS_PER_ROW = 64, 10000, 2000, 5
 ONE_CLASS_LR_G, ONE_CLASS_LR_D = 8e-4, 1.6e-3
 MULTI_CLASS_HIDDEN, MULTI_CLASS_STEPS = 256, 6000
@@ -84,7 +85,8 @@ class TrainConfig:
     density_components: int = 256
     # How many independently trained generators G's density part multiplies (the first is the model's own
     # G; the others are G and D trained again from other seeds, no encoder, kept only as their mixtures).
-    # Each one costs one more GAN training at fit; they share ``density_components``. "auto":
+    # They train side by side as one stacked model (one after another with early stopping); they share
+    # ``density_components``. "auto":
     # ONE_CLASS_GENERATORS for one class (anomaly scoring), 1 with several (augmentation: sampling uses
     # the first G only); resolved when training starts, and stored so.
     density_generators: int | str = "auto"

@@ -157,7 +157,7 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
     fits best.
 
     ``n_generators``: how many independently trained generators the density part multiplies ("auto": 3
-    for one class, 1 with ``classes``); each costs one more GAN training at fit. Other parameters as
+    for one class, 1 with ``classes``); they train side by side as one stacked model. Other parameters as
     ``GANAugmenter``'s.
     """
 
@@ -203,14 +203,22 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
         self.model_ = TabularGAN(self._train_config(), self.column_kinds, self.verbose).fit(
             frame, label, anomalies=anomalies
         )
+        self._fitted_rows = frame.drop(columns=[_LABEL], errors="ignore")
+        self._score_fitted_rows()
         self._finish_fit()
         return self
+
+    def _score_fitted_rows(self) -> None:
+        """PyOD's decision_scores_: the fitted rows' scores, kept in the model (and its folder when saved)."""
+        self.model_.training_scores_ = self.decision_function(self._fitted_rows).astype(np.float32)
 
     def tune_weights(self, X_anomalies: Any) -> GANAnomalyDetector:
         """Re-tune the score's weights on a few known anomalies without retraining (freshly fitted only)."""
         check_is_fitted(self, "model_")
         self.model_.tune_weights(self._frame(X_anomalies))
-        self.threshold_ = self.model_.calibration_.threshold(self.contamination)
+        if getattr(self, "_fitted_rows", None) is not None:
+            self._score_fitted_rows()
+        self._finish_fit()
         return self
 
     @property

@@ -156,9 +156,9 @@ class TabularGAN:
         if anomalies is not None and len(anomalies) > 0:
             self.tune_weights(anomalies, anomalies_source)
         self.validation_ = self._validate(features.iloc[hold_idx], y[hold_idx])
-        # the score of every row fitted on (held-out ones included): PyOD's decision_scores_, kept in the model
-        # folder so that it means the same after loading
-        self.training_scores_ = self.score(df, all_parts=False)["score"].to_numpy(np.float32)
+        # the scores of the rows fitted on, when a caller sets them (GANAnomalyDetector: PyOD's decision_scores_);
+        # saved with the model, so that they mean the same after loading
+        self.training_scores_ = None
         return self
 
     def _refit_all_rows(
@@ -336,6 +336,7 @@ class TabularGAN:
         )
         self.weights = cal.weights
         self._set_holdout_scores(X_hold)
+        self.training_scores_ = None  # scored under the old weights: the caller scores the rows again
         return self
 
     def _score_matrix(

@@ -99,3 +99,19 @@ def test_adam_updates_as_torch_optim_adam_does_and_skips_tensors_without_gradien
             opt.step()
         for a, b in zip(ours, theirs):
             torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_one_hot_blocks_are_activated_per_row_for_every_member():
+    """Categories of a stack's fake rows (members × rows × slots): each block a distribution over its own
+    slots, numeric slots untouched (the slots are the last axis, not the rows)."""
+    from gantools.models import activate_output
+    from gantools.training.trainer import decode
+
+    raw = torch.randn(3, 300, 7)
+    for out in (activate_output(raw, [(2, 5)], tau=0.2), activate_output(raw[0], [(2, 5)], tau=0.2)):
+        torch.testing.assert_close(out[..., 2:5].sum(-1), torch.ones(out.shape[:-1]))
+        torch.testing.assert_close(out[..., :2], raw[..., :2] if out.dim() == 3 else raw[0, :, :2])
+        torch.testing.assert_close(out[..., 5:], raw[..., 5:] if out.dim() == 3 else raw[0, :, 5:])
+    g = Generator(5, 2, 7, 16, 2)
+    probs = decode(g, torch.randn(50, 5), torch.zeros(50, dtype=torch.long), [(2, 5)])
+    torch.testing.assert_close(probs[:, 2:5].sum(1), torch.ones(50))

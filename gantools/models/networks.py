@@ -123,16 +123,17 @@ class Encoder(nn.Module):
 def activate_output(
     raw: torch.Tensor, cat_slices: list[tuple[int, int]], tau: float = 0.2, hard: bool = False
 ) -> torch.Tensor:
-    """Numeric slots pass through; each one-hot block becomes a Gumbel-softmax sample (``hard``: one-hot)."""
+    """Numeric slots pass through; each one-hot block becomes a Gumbel-softmax sample (``hard``: one-hot).
+    Slots are on the last axis (rows, or members × rows, before it)."""
     if not cat_slices:
         return raw
     parts = []
     pos = 0
     for start, end in cat_slices:
         if start > pos:
-            parts.append(raw[:, pos:start])
-        parts.append(F.gumbel_softmax(raw[:, start:end], tau=tau, hard=hard))
+            parts.append(raw[..., pos:start])
+        parts.append(F.gumbel_softmax(raw[..., start:end], tau=tau, hard=hard, dim=-1))
         pos = end
-    if pos < raw.shape[1]:
-        parts.append(raw[:, pos:])
-    return torch.cat(parts, dim=1)
+    if pos < raw.shape[-1]:
+        parts.append(raw[..., pos:])
+    return torch.cat(parts, dim=-1)

@@ -96,17 +96,18 @@ class StackedGAN:
     def spectral_weights(self, power_iteration: bool) -> Params:
         """The critic's weights with every spectrally normalised one divided by its largest singular value
         (estimated as torch's ``spectral_norm`` does: u·Wv with u, v from the power iteration, which
-        ``power_iteration`` advances by one step for every member)."""
-        out = dict(self.d_raw)
+        ``power_iteration`` advances by one step for every member). Without the power step (G's step) the
+        weights come back detached: no gradients flow into the critic."""
+        out = dict(self.d_raw) if power_iteration else {k: v.detach() for k, v in self.d_raw.items()}
         for name, (u, v) in self.sn_vectors.items():
-            weight = self.d_raw[name + ".original"]
+            weight = out[name + ".original"]
             matrix = weight.flatten(2) if weight.dim() > 3 else weight  # (K, out, in)
-            if power_iteration:
+            if power_iteration:  # torch's order: u from v, then v from u
                 with torch.no_grad():
+                    u.copy_(F.normalize(torch.bmm(matrix, v.unsqueeze(2)).squeeze(2), dim=1, eps=SN_EPS))
                     v.copy_(
                         F.normalize(torch.bmm(matrix.transpose(1, 2), u.unsqueeze(2)).squeeze(2), dim=1, eps=SN_EPS)
                     )
-                    u.copy_(F.normalize(torch.bmm(matrix, v.unsqueeze(2)).squeeze(2), dim=1, eps=SN_EPS))
             sigma = (u * torch.bmm(matrix, v.unsqueeze(2)).squeeze(2)).sum(dim=1)
             out[name.removesuffix(".parametrizations.weight")] = weight / sigma.view(-1, *[1] * (weight.dim() - 1))
         return out

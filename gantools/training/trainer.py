@@ -109,7 +109,10 @@ def train_networks(
             if nets.interrupted:
                 break
             member_config = dataclasses.replace(config, seed=config.member_seed(k))
-            other = train_networks(X, y, n_classes, cat_slices, member_config, progress, validation, gan_steps, False)
+            named = None
+            if progress is not None:
+                named = lambda phase, *a, k=k: progress(f"Training generator {k + 1}/{members}", *a)  # noqa: E731
+            other = train_networks(X, y, n_classes, cat_slices, member_config, named, validation, gan_steps, False)
             nets.interrupted = other.interrupted
             if not other.interrupted:
                 nets.members.append(other.generator_ema)
@@ -388,9 +391,9 @@ def decode(g: Generator, z: torch.Tensor, classes: torch.Tensor, cat_slices: lis
     parts, pos = [], 0
     for start, end in cat_slices:
         if start > pos:
-            parts.append(raw[:, pos:start])
-        parts.append(torch.softmax(raw[:, start:end], dim=1))
+            parts.append(raw[..., pos:start])
+        parts.append(torch.softmax(raw[..., start:end], dim=-1))
         pos = end
-    if pos < raw.shape[1]:
-        parts.append(raw[:, pos:])
-    return torch.cat(parts, dim=1)
+    if pos < raw.shape[-1]:
+        parts.append(raw[..., pos:])
+    return torch.cat(parts, dim=-1)
