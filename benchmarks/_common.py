@@ -23,6 +23,17 @@ def shared_data() -> Path:
     return folder
 
 
+def one_class_split(
+    normal: np.ndarray, anomalies: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one-class protocol's split: fit on a random 60% of the normal rows; test on the other 40% plus every
+    anomaly. Returns (fit rows, test rows, test truth with 1 = anomaly); ``rng`` draws the permutation."""
+    order = rng.permutation(len(normal))
+    cut = int(0.6 * len(normal))
+    test = np.vstack([normal[order[cut:]], anomalies])
+    return normal[order[:cut]], test, np.r_[np.zeros(len(normal) - cut), np.ones(len(anomalies))]
+
+
 def machine() -> str:
     import torch
 

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import RESULTS, shared_data, write_results
+from _common import RESULTS, one_class_split, shared_data, write_results
 
 ADBENCH = [
     "14_glass",
@@ -161,11 +161,7 @@ def run_seed(name: str, seed: int, opts: Options) -> list[dict]:
               f"fit {fit_s:7.1f}s {rate:10.0f} rows/s", flush=True)  # fmt: skip
 
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(normal))
-    cut = int(0.6 * len(normal))
-    fit_rows = normal[order[:cut]]
-    test = np.vstack([normal[order[cut:]], anomalies])
-    truth = np.r_[np.zeros(len(normal) - cut), np.ones(len(anomalies))]
+    fit_rows, test, truth = one_class_split(normal, anomalies, rng)
     scaler = StandardScaler().fit(fit_rows)
     fit_s, test_s = scaler.transform(fit_rows), scaler.transform(test)
     fitted_gantools = None
@@ -197,8 +193,8 @@ def run_seed(name: str, seed: int, opts: Options) -> list[dict]:
         if len(anomalies) < 2 * k:
             continue
         labeled = anomalies[labeled_order[:k]]
-        keep = np.r_[np.ones(len(normal) - cut, bool), np.ones(len(anomalies), bool)]
-        keep[len(normal) - cut + labeled_order[:k]] = False
+        keep = np.ones(len(test), bool)  # the test rows: held-out normal rows, then every anomaly
+        keep[len(test) - len(anomalies) + labeled_order[:k]] = False
         test_k, truth_k = test_s[keep], truth[keep]
         X_sup = np.vstack([fit_s, scaler.transform(labeled)])
         y_sup = np.r_[np.zeros(len(fit_s)), np.ones(k)]

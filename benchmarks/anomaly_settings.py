@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
-from _common import write_results
+from _common import one_class_split, write_results
 from anomaly import load_dataset
 
 
@@ -35,10 +35,7 @@ def run_one(name: str, seed: int, setting: str, overrides: dict, fpr: float, thr
     torch.set_num_threads(threads)
     X, y = load_dataset(name)
     normal, anomalies = X[y == 0], X[y == 1]
-    order = np.random.default_rng(seed).permutation(len(normal))
-    cut = int(0.6 * len(normal))
-    fit_rows, test = normal[order[:cut]], np.vstack([normal[order[cut:]], anomalies])
-    truth = np.r_[np.zeros(len(normal) - cut), np.ones(len(anomalies))]
+    fit_rows, test, truth = one_class_split(normal, anomalies, np.random.default_rng(seed))
     scaler = StandardScaler().fit(fit_rows)
     columns = [f"x{i}" for i in range(X.shape[1])]
     fit_frame = pd.DataFrame(scaler.transform(fit_rows), columns=columns)

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import _has_tabulate, shared_data, write_results  # noqa: E402
+from _common import _has_tabulate, one_class_split, shared_data, write_results  # noqa: E402
 from score_large import build_frame, gantools_exe  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -242,12 +242,7 @@ def load_one_class(name: str, seed: int, max_rows: int | None) -> OneClass:
         X, y = data["X"].astype(np.int64), data["y"].astype(int)
         columns = [f"f{i}" for i in range(X.shape[1])]
     normal, anomalies = X[y == 0], X[y == 1]
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(normal))
-    cut = int(0.6 * len(normal))
-    fit = normal[order[:cut]]
-    test = np.vstack([normal[order[cut:]], anomalies])
-    truth = np.r_[np.zeros(len(normal) - cut), np.ones(len(anomalies))]
+    fit, test, truth = one_class_split(normal, anomalies, np.random.default_rng(seed))
     note = ""
     if max_rows is not None and len(fit) > max_rows:
         fit = fit[np.random.default_rng(seed + 1).choice(len(fit), max_rows, replace=False)]
@@ -535,6 +530,17 @@ def main() -> None:
         errors.append(f"{part} {dataset} {method}: {message}")
         record(part, dataset, method, note=f"FAILED: {message}")
 
+    def record_cli(part: str, dataset: str, method: str, command: list[Any], out: Path, note: str) -> None:
+        """Run a gantools command that writes ``out`` and record its rows written per second of wall time."""
+        child = run_child(command, env)
+        if child.rc != 0:
+            failed(part, dataset, method, child_error(child, method))
+            return
+        written = count_lines(out) - 1
+        record(part, dataset, method, rows=written, seconds=child.wall, cpu_seconds=child.cpu,
+               rows_per_s=written / child.wall, peak_rss_mib=child.rss_mib, note=note)  # fmt: skip
+        out.unlink()
+
     from sklearn.metrics import roc_auc_score
 
     # ---- parts 1 and 2 on the one-class sets
@@ -631,23 +637,8 @@ def main() -> None:
         out = work / "generated.csv"
         command = [*gantools_exe(), "augment", "--model", adult_model, "--n", args.gen_rows, "--out", out,
                    "--seed", args.seed, "--device", args.device]  # fmt: skip
-        child = run_child(command, env)
-        if child.rc != 0:
-            failed("generation", "adult", "gantools CLI", child_error(child, "gantools augment"))
-        else:
-            written = count_lines(out) - 1
-            record(
-                "generation",
-                "adult",
-                "gantools CLI",
-                rows=written,
-                seconds=child.wall,
-                cpu_seconds=child.cpu,
-                rows_per_s=written / child.wall,
-                peak_rss_mib=child.rss_mib,
-                note=f"`gantools augment --n {args.gen_rows:,} --out FILE.csv` (start-up and writing included)",
-            )
-            out.unlink()
+        note = f"`gantools augment --n {args.gen_rows:,} --out FILE.csv` (start-up and writing included)"
+        record_cli("generation", "adult", "gantools CLI", command, out, note)
     model = None
     if ctgan_sample is not None and ctgan_sample.get("sample_rows"):
         record(
@@ -670,23 +661,8 @@ def main() -> None:
         out = work / "scores.csv"
         command = [*gantools_exe(), "score", big_csv, "--model", models["shuttle"], "--out", out,
                    "--device", args.device]  # fmt: skip
-        child = run_child(command, env)
-        if child.rc != 0:
-            failed("scoring", "shuttle", "gantools CLI", child_error(child, "gantools score"))
-        else:
-            written = count_lines(out) - 1
-            record(
-                "scoring",
-                "shuttle",
-                "gantools CLI",
-                rows=written,
-                seconds=child.wall,
-                cpu_seconds=child.cpu,
-                rows_per_s=written / child.wall,
-                peak_rss_mib=child.rss_mib,
-                note="`gantools score FILE.csv --out scores.csv` (start-up, reading and writing included)",
-            )
-            out.unlink()
+        note = "`gantools score FILE.csv --out scores.csv` (start-up, reading and writing included)"
+        record_cli("scoring", "shuttle", "gantools CLI", command, out, note)
     from sklearn.ensemble import IsolationForest
 
     forest = IsolationForest(random_state=args.seed).fit(shuttle.fit.astype(np.float64))
@@ -740,13 +716,7 @@ def main() -> None:
         if adult_model is not None:
             out = work / "scale_scores.csv"
             command = [*gantools_exe(), "score", path, "--model", adult_model, "--out", out, "--device", args.device]
-            child = run_child(command, env)
-            if child.rc != 0:
-                failed("scaling", f"adult {size:,}", "gantools score", child_error(child, "gantools score"))
-            else:
-                record("scaling", f"adult {size:,}", "gantools score", rows=size, seconds=child.wall,
-                       cpu_seconds=child.cpu, rows_per_s=size / child.wall, peak_rss_mib=child.rss_mib)  # fmt: skip
-                out.unlink()
+            record_cli("scaling", f"adult {size:,}", "gantools score", command, out, "")
         path.unlink()
 
     wall = time.perf_counter() - started

@@ -7,6 +7,8 @@ import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from gantools.errors import GantoolsError
+
 NUMERIC_TRANSFORMS = ("auto", "standard", "quantile")  # how numeric columns are encoded (gantools.preprocessing)
 
 SMALL_CLASS_ROWS = 250  # a class with fewer training rows than this is "small data" (see gaussian_base)
@@ -99,7 +101,6 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Refuse bad settings with one line (``GantoolsError``) before any work; returns ``self``."""
-        from gantools.errors import GantoolsError
 
         def whole(name: str, value: Any, least: int, auto: bool = False, none: bool = False) -> None:
             if (auto and value == "auto") or (none and value is None):
@@ -115,7 +116,7 @@ class TrainConfig:
 
         whole("epochs", self.epochs, 1, none=True)
         whole("target_steps", self.target_steps, 1, none=True)
-        whole("batch_size", self.batch_size, 1)
+        whole("batch_size", self.batch_size, 2)  # as the CLI asks
         whole("hidden", self.hidden, 1, none=True)
         whole("encoder_steps", self.encoder_steps, 0, none=True)
         for name in ("lr_g", "lr_d"):
@@ -147,8 +148,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         if float(data.get("d_dropout") or 0) > 0:  # models saved with a critic that had dropout layers
-            from gantools.errors import GantoolsError
-
             raise GantoolsError("this model was saved with d_dropout, which gantools no longer has; train it again")
         known = {f.name for f in fields(cls)}  # settings since removed are ignored
         # models saved before these options: no Gaussian base, a plain Parzen window as density

@@ -151,7 +151,7 @@ class TabularGAN:
             * min(self.config_.batch_size, len(train_idx))
             / max(self.nets_.history.get("gan_seconds", 1e-9), 1e-9),
         }
-        self._calibrate(X[hold_idx], y_t[hold_idx], X[train_idx], y_t[train_idx])
+        self._calibrate(X[hold_idx], y_t[hold_idx])
         self._holdout_X = X[hold_idx]
         if anomalies is not None and len(anomalies) > 0:
             self.tune_weights(anomalies, anomalies_source)
@@ -257,9 +257,7 @@ class TabularGAN:
             network_rows=None if all_parts else self.calibration_.network_rows,
         )
 
-    def _calibrate(
-        self, X_hold: torch.Tensor, y_hold: torch.Tensor, X_train: torch.Tensor, y_train: torch.Tensor
-    ) -> None:
+    def _calibrate(self, X_hold: torch.Tensor, y_hold: torch.Tensor) -> None:
         if self.weights[2] > 0:
             self._fit_density(X_hold, y_hold)
         own = self._raw_parts(X_hold, y_hold)

@@ -77,9 +77,9 @@ class StackedGAN:
         )
 
     # ------------------------------------------------------------------ generator
-    def generate(self, z: torch.Tensor, y: torch.Tensor, params: Params | None = None) -> torch.Tensor:
+    def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """G_k(z_k, y_k) for every member: z (K, n, latent), y (K, n) -> raw outputs (K, n, features)."""
-        p = self.g if params is None else params
+        p = self.g
         h = _linear(z, p["inp.weight"], p["inp.bias"]) + _lookup(p["embed.weight"], y)
         for i in range(self.n_layers_g):
             block = f"blocks.{i}."

@@ -194,6 +194,7 @@ class _GanRun:
         self.batch_stats = config.use_minibatch_std(n_classes)
         self.numeric = numeric_slots(X.shape[1], cat_slices).to(X.device)
         self.marginal = config.marginal_weight > 0 and len(self.numeric) > 0
+        self.ema_pairs = (list(stacked.g_ema.values()), list(stacked.g.values()))
         self.interrupted = False
         self.seconds = 0.0
         self.losses = (0.0, 0.0)
@@ -234,7 +235,7 @@ class _GanRun:
         self.opt_g.step()
         decay = config.ema_decay if step > 100 else 0.0
         with torch.no_grad():
-            torch._foreach_lerp_(list(stacked.g_ema.values()), list(stacked.g.values()), 1.0 - decay)
+            torch._foreach_lerp_(*self.ema_pairs, 1.0 - decay)
         return loss_d, loss_g
 
     def train(
