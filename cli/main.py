@@ -44,6 +44,16 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="auto (GPU when there i
 FprOpt = Annotated[float, typer.Option("--fpr", help="False-positive rate on normal data that sets the threshold.")]
 
 
+# train's options by the settings they set, for TrainConfig.validate's messages
+TRAIN_OPTION_NAMES = {
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "holdout": "--holdout",
+    "density_generators": "--generators",
+    "device": "--device",
+}
+
+
 def _fail(message: str) -> None:
     err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
@@ -150,14 +160,6 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Fit one conditional GAN (+ encoder) to DATA and write the model folder."""
-    if epochs is not None and epochs < 1:
-        _fail("--epochs must be at least 1")
-    if batch_size < 2:
-        _fail("--batch-size must be at least 2")
-    if not 0.0 < holdout < 1.0:
-        _fail("--holdout must be between 0 and 1")
-    if generators is not None and generators < 1:
-        _fail("--generators must be at least 1")
     config = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,
@@ -167,6 +169,7 @@ def train(
         refit=refit,
         density_generators="auto" if generators is None else generators,
     )
+    _run(config.validate, TRAIN_OPTION_NAMES)
     # SIGTERM (a scheduler stopping the job) ends training like Ctrl+C: what was learned is saved.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     fitted = _run(workflows.train, data, label, model, config, _parse_kinds(kind or []), not quiet, anomalies)

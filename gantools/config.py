@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -99,20 +100,26 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
 
-    def validate(self) -> TrainConfig:
-        """Refuse bad settings with one line (``GantoolsError``) before any work; returns ``self``."""
+    def validate(self, names: Mapping[str, str] | None = None) -> TrainConfig:
+        """Refuse bad settings with one line (``GantoolsError``) before any work; returns ``self``.
+
+        ``names`` maps settings to what the caller calls them (the CLI: ``{"epochs": "--epochs"}``); a renamed
+        setting's message leaves out the library's "'auto' or None" alternatives, which such callers spell
+        as an option left out."""
+        names = names or {}
 
         def whole(name: str, value: Any, least: int, auto: bool = False, none: bool = False) -> None:
             if (auto and value == "auto") or (none and value is None):
                 return
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
                 allowed = " or ".join([*(["'auto'"] if auto else []), *(["None"] if none else [])])
-                prefix = f"{allowed} or " if allowed else ""
-                raise GantoolsError(f"{name} must be {prefix}a whole number of {least} or more (got {value!r})")
+                prefix = f"{allowed} or " if allowed and name not in names else ""
+                label = names.get(name, name)
+                raise GantoolsError(f"{label} must be {prefix}a whole number of {least} or more (got {value!r})")
 
         def positive(name: str, value: Any) -> None:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
-                raise GantoolsError(f"{name} must be a positive number (got {value!r})")
+                raise GantoolsError(f"{names.get(name, name)} must be a positive number (got {value!r})")
 
         whole("epochs", self.epochs, 1, none=True)
         whole("target_steps", self.target_steps, 1, none=True)
@@ -139,7 +146,7 @@ class TrainConfig:
                 "a plain Parzen window (density_components=0) uses one generator"
             )
         if isinstance(self.holdout, bool) or not isinstance(self.holdout, numbers.Real) or not 0 < self.holdout < 1:
-            raise GantoolsError(f"holdout must be between 0 and 1 (got {self.holdout!r})")
+            raise GantoolsError(f"{names.get('holdout', 'holdout')} must be between 0 and 1 (got {self.holdout!r})")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -225,6 +225,10 @@ def test_train_with_known_anomalies_tunes_and_reports_weights(tmp_path, banknote
     assert json.loads(info.stdout)["scoring"]["density_generators"] == 2
     assert "each of 2 generators" in run_cli("info", cwd=tmp_path, check=True).stdout
     _assert_one_line_error(run_cli("train", "genuine.csv", "--generators", "0", cwd=tmp_path), "--generators")
+    for option, value in (("--batch-size", "1"), ("--holdout", "1.5"), ("--epochs", "0")):
+        refused = run_cli("train", "genuine.csv", option, value, cwd=tmp_path)
+        _assert_one_line_error(refused, f"{option} must be")
+        assert "None" not in refused.stderr and "'auto'" not in refused.stderr
     banknote.head(3).drop(columns=["variance"]).to_csv(tmp_path / "bad.csv", index=False)
     bad = run_cli("train", "genuine.csv", "--anomalies", "bad.csv", "--epochs", "2", "--quiet", cwd=tmp_path)
     assert bad.returncode == 1 and "bad.csv" in bad.stderr and "variance" in bad.stderr
