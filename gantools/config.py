@@ -13,15 +13,22 @@ from gantools.errors import GantoolsError
 NUMERIC_TRANSFORMS = ("auto", "standard", "quantile")  # how numeric columns are encoded (gantools.preprocessing)
 
 SMALL_CLASS_ROWS = 250  # a class with fewer training rows than this is "small data" (see gaussian_base)
-# Network width, training length and learning rates when not given. One class (anomaly scoring): 64-wide
-# networks at 4x the learning rates, 5 steps per training row from 2,000 to 10,000: ~9x less training than
-# 128 wide, 100 steps per row up to 60,000 at the base rates, at 0.005 lower mean AUROC on the 13-set
-# benchmark (0.8936 vs 0.8985; KNN 0.8946): benchmarks/results/speed_settings.md, anomaly_13sets_fast.md;
-# mid-size sets with many columns want more steps. Several classes (augmentation, early stopping on): the
-# sizes and rates the small-data benchmarks were measured with.
-ONE_CLASS_HIDDEN, ONE_CLASS_STEPS, ONE_CLASS_MIN_STEPS, ONE_CLASS_STEPS_PER_ROW = 64, 10000, 2000, 5
+# Network width, batch, training length and learning rates when not given. One class (anomaly scoring):
+# networks sized by the table's width (encoded columns): up to ONE_CLASS_NARROW_FEATURES, 64 wide, wider
+# tables 128 wide; batches of 128 on narrow tables while the steps grow with the rows (fewer than 2,000
+# training rows), 256 otherwise. All at 4x the base learning rates, 5 steps per training row from 2,000 to
+# 10,000: ~9x less training than the previous default (128 wide, 100 steps per row up to 60,000 at the
+# base rates). Measured (benchmarks/results/speed_settings.md): 64 wide lost most on the wide tables
+# (cardio, 21 columns: 128 wide +0.010 AUROC over 3 seeds); batches of 128 tied batches of 256 on small
+# narrow tables (banknote, glass, Pima, yeast) at about half the cost, lost on wide ones (cardio, vowels)
+# and on a large narrow one (mammography, at the step cap). Several classes (augmentation, early stopping
+# on): the sizes and rates the small-data benchmarks were measured with.
+ONE_CLASS_NARROW_FEATURES = 10
+ONE_CLASS_NARROW_HIDDEN, ONE_CLASS_NARROW_BATCH = 64, 128
+ONE_CLASS_WIDE_HIDDEN, ONE_CLASS_WIDE_BATCH = 128, 256
+ONE_CLASS_STEPS, ONE_CLASS_MIN_STEPS, ONE_CLASS_STEPS_PER_ROW = 10000, 2000, 5
 ONE_CLASS_LR_G, ONE_CLASS_LR_D = 8e-4, 1.6e-3
-MULTI_CLASS_HIDDEN, MULTI_CLASS_STEPS = 256, 6000
+MULTI_CLASS_HIDDEN, MULTI_CLASS_BATCH, MULTI_CLASS_STEPS = 256, 256, 6000
 MULTI_CLASS_LR_G, MULTI_CLASS_LR_D = 2e-4, 4e-4  # the critic learns faster (two time-scale update rule)
 # One-class models (anomaly scoring) multiply the densities of this many independently trained generators
 # (TrainConfig.density_generators; benchmarks/results/anomaly_settings.md, "Several generators")
@@ -38,14 +45,16 @@ class TrainConfig:
 
     epochs: int | None = None  # None: enough epochs for about ``target_steps`` GAN steps
     target_steps: int | None = None  # None: see resolve_sizes (one class: by training rows; several: 6,000)
-    batch_size: int = 256
+    batch_size: int | None = None  # None: by the class count and, for one class, the table's width
     latent_dim: int = 16
-    hidden: int | None = None  # None: ONE_CLASS_HIDDEN with one class, MULTI_CLASS_HIDDEN with several
+    hidden: int | None = None  # None: by the class count and, for one class, the table's width (resolve_sizes)
     n_layers: int = 2
     lr_g: float | None = None  # None: ONE_CLASS_LR_G with one class, MULTI_CLASS_LR_G with several
     lr_d: float | None = None  # None: ONE_CLASS_LR_D / MULTI_CLASS_LR_D (the critic learns faster: TTUR)
     lr_e: float = 1e-3
-    encoder_steps: int | None = None  # None: half the GAN steps, between 200 and 2,000
+    # None: a quarter of the GAN steps, between 200 and 2,000 (half measured no better on 7 sets, 3 seeds:
+    # benchmarks/results/speed_settings.md)
+    encoder_steps: int | None = None
     ema_decay: float = 0.999
     gumbel_tau: float = 0.2
     # G = a per-class Gaussian (set from the class moments) + an MLP that adversarial training adds on
@@ -123,7 +132,7 @@ class TrainConfig:
 
         whole("epochs", self.epochs, 1, none=True)
         whole("target_steps", self.target_steps, 1, none=True)
-        whole("batch_size", self.batch_size, 2)  # as the CLI asks
+        whole("batch_size", self.batch_size, 2, none=True)
         whole("hidden", self.hidden, 1, none=True)
         whole("encoder_steps", self.encoder_steps, 0, none=True)
         for name in ("lr_g", "lr_d"):
@@ -183,12 +192,12 @@ class TrainConfig:
         assert self.target_steps is not None, "resolve_sizes first"
         return max(1, -(-self.target_steps // self.steps_per_epoch(n_rows)))
 
-    def resolve_sizes(self, n_classes: int, n_rows: int | None = None) -> TrainConfig:
-        """This config with ``hidden``, ``target_steps`` and the learning rates set where they are None (and
-        the number of density generators and the marginal weight where they are "auto").
+    def resolve_sizes(self, n_classes: int, n_rows: int | None = None, n_features: int | None = None) -> TrainConfig:
+        """This config with ``hidden``, ``batch_size``, ``target_steps`` and the learning rates set where they
+        are None (and the number of density generators and the marginal weight where they are "auto").
 
-        From the number of classes, and for one class from the number of training rows ``n_rows``
-        (None: as many as make ONE_CLASS_STEPS).
+        From the number of classes, and for one class from the number of training rows ``n_rows`` (None: as
+        many as make ONE_CLASS_STEPS) and the encoded columns ``n_features`` (None: a narrow table).
         """
         one = n_classes == 1
         steps = self.target_steps
@@ -197,7 +206,16 @@ class TrainConfig:
             steps = min(ONE_CLASS_STEPS, max(ONE_CLASS_MIN_STEPS, per_row))
         elif steps is None:
             steps = MULTI_CLASS_STEPS
-        hidden = self.hidden if self.hidden is not None else (ONE_CLASS_HIDDEN if one else MULTI_CLASS_HIDDEN)
+        wide = n_features is not None and n_features > ONE_CLASS_NARROW_FEATURES
+        if one:
+            hidden = ONE_CLASS_WIDE_HIDDEN if wide else ONE_CLASS_NARROW_HIDDEN
+            # small batches while the steps grow with the rows; at the step cap, every row needs its visits
+            few_rows = n_rows is not None and ONE_CLASS_STEPS_PER_ROW * n_rows < ONE_CLASS_STEPS
+            batch = ONE_CLASS_NARROW_BATCH if few_rows and not wide else ONE_CLASS_WIDE_BATCH
+        else:
+            hidden, batch = MULTI_CLASS_HIDDEN, MULTI_CLASS_BATCH
+        hidden = self.hidden if self.hidden is not None else hidden
+        batch = self.batch_size if self.batch_size is not None else batch
         generators = self.density_generators
         if generators == "auto":
             generators = ONE_CLASS_GENERATORS if one else 1
@@ -209,6 +227,7 @@ class TrainConfig:
         return replace(
             self,
             hidden=hidden,
+            batch_size=batch,
             lr_g=lr_g,
             lr_d=lr_d,
             target_steps=steps,
@@ -234,4 +253,4 @@ class TrainConfig:
     def resolved_encoder_steps(self, gan_steps: int) -> int:
         if self.encoder_steps is not None:
             return self.encoder_steps
-        return max(200, min(2000, gan_steps // 2))
+        return max(200, min(2000, gan_steps // 4))

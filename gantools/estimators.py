@@ -86,7 +86,9 @@ class GANAugmenter(_GANParams, BaseEstimator):
     ----------
     epochs : passes over the data; None picks about 6,000 training steps (for one class 5 per training
         row, from 2,000 to 10,000).
-    batch_size, latent_dim, hidden : network and batch sizes (hidden None: 256, or 64 for one class).
+    batch_size, latent_dim, hidden : batch and network sizes; None: chosen from the data (several classes:
+        256 wide, batches of 256; one class: 64 wide with batches of 128 on tables of up to 10 encoded
+        columns, 128 wide with batches of 256 on wider ones).
     holdout : share of rows held out to choose when to stop training (early stopping).
     refit : after early stopping, train again on all rows (held-out ones included) for the chosen number
         of steps; on small data every row counts. The model's calibration and validation figures are then
@@ -98,7 +100,7 @@ class GANAugmenter(_GANParams, BaseEstimator):
     def __init__(
         self,
         epochs: int | None = None,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         latent_dim: int = 16,
         hidden: int | None = None,
         holdout: float = 0.2,
@@ -165,7 +167,7 @@ class GANAnomalyDetector(_GANParams, BaseDetector):
         self,
         contamination: float = 0.01,
         epochs: int | None = None,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         latent_dim: int = 16,
         hidden: int | None = None,
         holdout: float = 0.2,

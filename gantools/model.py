@@ -107,11 +107,12 @@ class TabularGAN:
         base = self.config.use_gaussian_base(len(classes), smallest)
         # the settings resolved for this data ("auto" and None decided): what trained, and how to rebuild on load;
         # ``config`` stays as asked, so a refit on other data resolves again
-        self.config_ = dataclasses.replace(self.config.resolve_sizes(len(classes), len(train_idx)), gaussian_base=base)
         features = df[self.schema_.names]
-        self.preprocessor_ = TabularPreprocessor(self.schema_, numeric_transform=self.config_.numeric_transform).fit(
+        self.preprocessor_ = TabularPreprocessor(self.schema_, numeric_transform=self.config.numeric_transform).fit(
             features.iloc[train_idx]
         )
+        sizes = self.config.resolve_sizes(len(classes), len(train_idx), self.preprocessor_.n_features_out_)
+        self.config_ = dataclasses.replace(sizes, gaussian_base=base)
         self._space = None
         self._missing_fill = None
         self._density = None

@@ -46,7 +46,7 @@ class GANOverSampler(BaseOverSampler):
         ``{class: rows after resampling}`` or a callable.
     random_state : int, RandomState or None; an int makes the result reproducible.
     epochs : passes over the data; None picks about 6,000 training steps from the data size.
-    batch_size, latent_dim, hidden : batch and network sizes.
+    batch_size, latent_dim, hidden : batch and network sizes (None: chosen from the data, as GANAugmenter's).
     holdout : share of each class held out to choose when to stop training (early stopping).
     refit : after early stopping, train again on all rows for the chosen number of steps (default True).
     column_kinds : overrides of inferred column kinds, e.g. ``{"zip": "categorical"}``; array columns are
@@ -82,7 +82,7 @@ class GANOverSampler(BaseOverSampler):
     _parameter_constraints: dict = {
         **BaseOverSampler._parameter_constraints,
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left"), None],
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden": [Interval(Integral, 1, None, closed="left"), None],
         "holdout": [Interval(Real, 0, 1, closed="left")],
@@ -97,7 +97,7 @@ class GANOverSampler(BaseOverSampler):
         sampling_strategy: float | str | Mapping[Any, int] | Any = "auto",
         random_state: int | np.random.RandomState | None = None,
         epochs: int | None = None,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         latent_dim: int = 16,
         hidden: int | None = None,
         holdout: float = 0.2,

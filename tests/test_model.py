@@ -288,14 +288,15 @@ def test_one_class_generators_are_trained_to_match_each_numeric_columns_spread(
     genuine = banknote[banknote["class"] == 0].drop(columns="class")
     model = TabularGAN(tiny_config(target_steps=40, encoder_steps=40, density_generators=1)).fit(genuine)
     assert model.config_.marginal_weight == 1.0
-    assert shapes == [(1, 256, 4)] * model.history_["gan_steps"]  # every step, every column (one member)
+    batch = model.config_.batch_size  # a narrow table's one-class batch: 128
+    assert batch == 128 and shapes == [(1, batch, 4)] * model.history_["gan_steps"]  # every step and column
     assert banknote_model.config_.marginal_weight == 0.0
     for bad in (-1.0, float("inf"), None, [1.0]):
         with pytest.raises(GantoolsError, match="marginal_weight must be 'auto' or a finite number of 0 or more"):
             TabularGAN(tiny_config(marginal_weight=bad)).fit(genuine)
     shapes.clear()
     three = TabularGAN(tiny_config(target_steps=20, encoder_steps=20)).fit(genuine)  # three generators, stacked
-    assert shapes == [(3, 256, 4)] * three.history_["gan_steps"]
+    assert shapes == [(3, batch, 4)] * three.history_["gan_steps"]
     loaded = TabularGAN.load(three.save(tmp_path / "three"))
     assert loaded.config_.marginal_weight == 1.0 and loaded.config_.density_generators == 3
 

@@ -146,10 +146,16 @@ def test_snapshot_selector_posterior_rewards_telling_classes_apart():
 
 
 def test_network_sizes_follow_the_number_of_classes():
-    one, several = TrainConfig().resolve_sizes(1), TrainConfig().resolve_sizes(3)
-    assert (one.hidden, one.target_steps) == (64, 10000)  # anomaly scoring: narrower, faster rates
+    one, several = TrainConfig().resolve_sizes(1), TrainConfig().resolve_sizes(3, 500, 40)
+    assert (one.hidden, one.batch_size, one.target_steps) == (64, 256, 10000)  # anomaly scoring: narrower, faster
     assert (one.lr_g, one.lr_d) == (8e-4, 1.6e-3)
-    assert (several.hidden, several.target_steps, several.lr_g, several.lr_d) == (256, 6000, 2e-4, 4e-4)
+    wide, narrow = TrainConfig().resolve_sizes(1, 1000, 11), TrainConfig().resolve_sizes(1, 1000, 10)
+    assert (wide.hidden, wide.batch_size, narrow.hidden, narrow.batch_size) == (128, 256, 64, 128)
+    large = TrainConfig().resolve_sizes(1, 2000, 10)  # at the step cap: batches of 256 on a narrow table too
+    assert (large.hidden, large.batch_size, large.target_steps) == (64, 256, 10000)
+    assert (several.hidden, several.batch_size, several.target_steps) == (256, 256, 6000)
+    assert (several.lr_g, several.lr_d) == (2e-4, 4e-4)
+    assert TrainConfig(batch_size=32).resolve_sizes(1, 1000, 40).batch_size == 32
     given = TrainConfig(hidden=48, target_steps=500).resolve_sizes(1)
     assert (given.hidden, given.target_steps) == (48, 500)  # what the user asked for is kept
     old = TrainConfig.from_dict({"target_steps": 6000})  # saved before sizes and rates were automatic

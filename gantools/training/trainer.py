@@ -99,7 +99,7 @@ def train_networks(
     seed ``config.member_seed(k)``; the first is the returned networks', the others' EMA generators come
     back as ``Networks.members``. With early stopping each member trains and stops on its own.
     """
-    config = config.resolve_sizes(n_classes, len(X))
+    config = config.resolve_sizes(n_classes, len(X), X.shape[1])
     if gan_steps is None:
         gan_steps = config.resolved_epochs(len(X)) * config.steps_per_epoch(len(X))
     early = validation is not None and len(validation[0]) > 0 and config.use_early_stopping(n_classes)
