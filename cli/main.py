@@ -131,7 +131,7 @@ def train(
         typer.Option(
             "--batch-size",
             help="Rows per training step (default: 256 with --label; without, 128 on tables of up to 10 encoded "
-            "columns, 256 on wider ones).",
+            "columns and under 2,000 training rows, 256 otherwise).",
             show_default=False,
         ),
     ] = None,
