@@ -115,3 +115,35 @@ def test_one_hot_blocks_are_activated_per_row_for_every_member():
     g = Generator(5, 2, 7, 16, 2)
     probs = decode(g, torch.randn(50, 5), torch.zeros(50, dtype=torch.long), [(2, 5)])
     torch.testing.assert_close(probs[:, 2:5].sum(1), torch.ones(50))
+
+
+def test_flat_buffers_train_the_parameters_as_separate_tensors_would():
+    """G's parameters are leaves sharing one buffer, their gradients views of another: Adam on the two flat
+    buffers moves every parameter as torch.optim.Adam on the separate tensors does, and the EMA of the flat
+    buffer is the EMA of each tensor."""
+    from gantools.training.adam import Adam
+
+    gs, ds = _members(2)
+    stacked = StackedGAN.from_modules(gs, ds)
+    separate = {n: p.detach().clone().requires_grad_(True) for n, p in stacked.g.items()}
+    reference = torch.optim.Adam(separate.values(), lr=1e-2, betas=(0.5, 0.9))
+    ours = Adam([stacked.g_flat], 1e-2, (0.5, 0.9), grads=[stacked.g_grad])
+    weights = stacked.spectral_weights(power_iteration=False)
+    torch.manual_seed(1)
+    for _ in range(4):
+        z, y = torch.randn(2, 32, 5), torch.randint(3, (2, 32))
+        ours.zero_grad()
+        stacked.critic(weights, stacked.generate(z, y), y)[0].mean().backward()
+        ours.step()
+        reference.zero_grad()
+        original, stacked.g = stacked.g, separate  # the same forward pass over the separate tensors
+        stacked.critic(weights, stacked.generate(z, y), y)[0].mean().backward()
+        stacked.g = original
+        reference.step()
+        assert float(stacked.g_grad.abs().sum()) > 0  # autograd accumulated into the flat gradient buffer
+        for name, p in stacked.g.items():
+            torch.testing.assert_close(p, separate[name], rtol=1e-5, atol=1e-6)
+    torch._foreach_lerp_([stacked.g_ema_flat], [stacked.g_flat], 0.5)
+    for name, p in stacked.g_ema.items():  # the EMA started at the initial weights
+        initial = torch.stack([g.state_dict()[name] for g in gs])
+        torch.testing.assert_close(p, 0.5 * (initial + stacked.g[name].detach()), rtol=1e-5, atol=1e-6)

@@ -16,22 +16,36 @@ import torch
 
 class Adam:
     def __init__(
-        self, params: Iterable[torch.Tensor], lr: float, betas: tuple[float, float], eps: float = 1e-8
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float,
+        betas: tuple[float, float],
+        eps: float = 1e-8,
+        grads: Iterable[torch.Tensor] | None = None,
     ) -> None:
+        """``grads``: the parameters' gradient buffers when they are not their ``.grad`` (flat buffers that
+        autograd fills through views: ``stacked._flat_leaves``); ``zero_grad`` then zeroes them in place."""
         self.params = list(params)
+        self.grads = None if grads is None else list(grads)
         self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.steps = [0] * len(self.params)
 
     def zero_grad(self) -> None:
+        if self.grads is not None:
+            torch._foreach_zero_(self.grads)
+            return
         for p in self.params:
             p.grad = None
+
+    def _grad(self, i: int) -> torch.Tensor | None:
+        return self.params[i].grad if self.grads is None else self.grads[i]
 
     @torch.no_grad()
     def step(self, lr: float | None = None) -> None:
         """One update of every tensor that has a gradient (``lr``: this step's rate; default the fixed one)."""
-        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        live = [i for i in range(len(self.params)) if self._grad(i) is not None]
         if not live:
             return
         for i in live:
@@ -42,7 +56,7 @@ class Adam:
         lr = self.lr if lr is None else lr
         for t, index in groups.items():
             params = [self.params[i] for i in index]
-            grads = [self.params[i].grad for i in index]
+            grads = [self._grad(i) for i in index]
             exp_avg = [self.exp_avg[i] for i in index]
             exp_avg_sq = [self.exp_avg_sq[i] for i in index]
             torch._foreach_lerp_(exp_avg, grads, 1.0 - self.beta1)

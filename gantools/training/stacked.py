@@ -8,7 +8,8 @@ is its own mean, so the gradients (and Adam's per-element updates) are exactly t
 
 The step is lean as well: the critic sees real and fake rows in one pass; spectral normalisation runs its
 power iteration once per step (``spectral_weights``) instead of at every call of the critic; G's step
-takes no gradients into D's parameters; Adam updates all tensors of a network in one fused call.
+takes no gradients into D's parameters; each network's parameters and gradients live in one flat buffer
+each, so Adam and the EMA update one tensor per network.
 
 ``StackedGAN.from_modules`` stacks freshly initialised ``Generator`` / ``Discriminator`` modules (so a
 member starts exactly where a single network of the same seed starts) and ``export`` writes member k
@@ -29,6 +30,31 @@ SN_EPS = 1e-12
 
 def _stack(states: list[dict[str, torch.Tensor]]) -> Params:
     return {name: torch.stack([s[name] for s in states]).detach().clone() for name in states[0]}
+
+
+def _flat_leaves(params: Params) -> tuple[torch.Tensor, torch.Tensor, Params]:
+    """One buffer holding every tensor of ``params``, one for their gradients, and each parameter as a leaf
+    that shares the first buffer's storage, its ``.grad`` a view of the second (autograd accumulates into a
+    gradient that is already there, in place): the optimiser and the EMA then update one tensor per network,
+    not one per parameter (the CPU step is bound by the number of operations)."""
+    data = torch.cat([p.detach().reshape(-1) for p in params.values()])
+    grad = torch.zeros_like(data)
+    leaves, start = {}, 0
+    for name, p in params.items():
+        end = start + p.numel()
+        leaves[name] = data[start:end].view(p.shape).detach().requires_grad_(True)
+        leaves[name].grad = grad[start:end].view(p.shape)
+        start = end
+    return data, grad, leaves
+
+
+def _views(data: torch.Tensor, like: Params) -> Params:
+    """``data`` cut into tensors shaped as ``like``'s (views, in the same order)."""
+    out, start = {}, 0
+    for name, p in like.items():
+        out[name] = data[start : start + p.numel()].view(p.shape)
+        start += p.numel()
+    return out
 
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -53,9 +79,13 @@ class StackedGAN:
     def __init__(
         self, g: Params, d: Params, n_layers_g: int, n_layers_d: int, gaussian_base: bool, latent_dim: int
     ) -> None:
-        self.g = {k: v.requires_grad_(True) for k, v in g.items()}
-        self.g_ema = {k: v.detach().clone() for k, v in g.items()}
-        self.d_raw = {k: v.requires_grad_(True) for k, v in d.items() if not k.endswith(("._u", "._v"))}
+        # each network's parameters in one flat buffer (``g_flat``, ``d_flat``) with one for their gradients
+        # (``g_grad``, ``d_grad``); ``g`` / ``d_raw`` name the leaves that share them
+        self.g_flat, self.g_grad, self.g = _flat_leaves(g)
+        self.g_ema_flat = self.g_flat.clone()
+        self.g_ema = _views(self.g_ema_flat, self.g)
+        weights = {k: v for k, v in d.items() if not k.endswith(("._u", "._v"))}
+        self.d_flat, self.d_grad, self.d_raw = _flat_leaves(weights)
         # spectral norm's power-iteration vectors (u, v), one pair per normalised weight and member, by the
         # weight's parametrization prefix ("body.0.parametrizations.weight")
         self.sn_vectors = {k[: -len(".0._u")]: (d[k], d[k[:-2] + "_v"]) for k in d if k.endswith(".0._u")}

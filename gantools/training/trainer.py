@@ -188,13 +188,13 @@ class _GanRun:
     ) -> None:
         self.stacked, self.X, self.sampler, self.batch = stacked, X, sampler, batch
         self.cat_slices, self.config, self.rng = cat_slices, config, rng
-        self.opt_g = Adam(stacked.g.values(), config.lr_g, (0.5, 0.9))
-        self.opt_d = Adam(stacked.d_raw.values(), config.lr_d, (0.5, 0.9))
+        self.opt_g = Adam([stacked.g_flat], config.lr_g, (0.5, 0.9), grads=[stacked.g_grad])
+        self.opt_d = Adam([stacked.d_flat], config.lr_d, (0.5, 0.9), grads=[stacked.d_grad])
         self.use_ac = n_classes > 1 and config.ac_weight > 0
         self.batch_stats = config.use_minibatch_std(n_classes)
         self.numeric = numeric_slots(X.shape[1], cat_slices).to(X.device)
         self.marginal = config.marginal_weight > 0 and len(self.numeric) > 0
-        self.ema_pairs = (list(stacked.g_ema.values()), list(stacked.g.values()))
+        self.ema_pairs = ([stacked.g_ema_flat], [stacked.g_flat])
         self.interrupted = False
         self.seconds = 0.0
         self.losses = (0.0, 0.0)
