@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 import torch
 import torch.nn.functional as F
 
@@ -354,6 +353,8 @@ class TabularGAN:
 
     def _validate(self, hold: pd.DataFrame, y_hold: np.ndarray) -> dict[str, Any]:
         """Figures recorded in the model: how well samples match held-out rows, how scores sit on them."""
+        import scipy.stats  # here, not at the top: scoring and sampling do not need it (half a second to import)
+
         n = max(2000, len(hold))
         fractions = np.bincount(y_hold, minlength=len(self.classes_)) / max(len(y_hold), 1)
         synthetic = self._generate(counts_from_fractions(n, fractions), np.random.default_rng(self.config_.seed))[0]

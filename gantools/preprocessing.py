@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 from scipy.special import ndtri
 
 from gantools.data.schema import Schema
@@ -110,6 +109,8 @@ class TabularPreprocessor:
         return self
 
     def _fit_numeric(self, series: pd.Series, integer: bool) -> dict[str, Any]:
+        import scipy.stats  # fitting only: scoring and sampling do not need it (half a second to import)
+
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
         observed = values[np.isfinite(values)]
         if len(observed) == 0:  # every value missing in the rows fitted on: a constant column
