@@ -24,8 +24,8 @@ SMALL_CLASS_ROWS = 250  # a class with fewer training rows than this is "small d
 # and on a large narrow one (mammography, at the step cap). Several classes (augmentation, early stopping
 # on): the sizes and rates the small-data benchmarks were measured with.
 ONE_CLASS_NARROW_FEATURES = 10
-ONE_CLASS_NARROW_HIDDEN, ONE_CLASS_NARROW_BATCH = 64, 128
-ONE_CLASS_WIDE_HIDDEN, ONE_CLASS_WIDE_BATCH = 128, 256
+ONE_CLASS_NARROW_HIDDEN, ONE_CLASS_WIDE_HIDDEN = 64, 128
+ONE_CLASS_SMALL_BATCH, ONE_CLASS_BATCH = 128, 256  # small: narrow tables below the step cap
 ONE_CLASS_STEPS, ONE_CLASS_MIN_STEPS, ONE_CLASS_STEPS_PER_ROW = 10000, 2000, 5
 ONE_CLASS_LR_G, ONE_CLASS_LR_D = 8e-4, 1.6e-3
 MULTI_CLASS_HIDDEN, MULTI_CLASS_BATCH, MULTI_CLASS_STEPS = 256, 256, 6000
@@ -211,7 +211,7 @@ class TrainConfig:
             hidden = ONE_CLASS_WIDE_HIDDEN if wide else ONE_CLASS_NARROW_HIDDEN
             # small batches while the steps grow with the rows; at the step cap, every row needs its visits
             few_rows = n_rows is not None and ONE_CLASS_STEPS_PER_ROW * n_rows < ONE_CLASS_STEPS
-            batch = ONE_CLASS_NARROW_BATCH if few_rows and not wide else ONE_CLASS_WIDE_BATCH
+            batch = ONE_CLASS_SMALL_BATCH if few_rows and not wide else ONE_CLASS_BATCH
         else:
             hidden, batch = MULTI_CLASS_HIDDEN, MULTI_CLASS_BATCH
         hidden = self.hidden if self.hidden is not None else hidden
