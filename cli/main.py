@@ -50,7 +50,6 @@ TRAIN_OPTION_NAMES = {
     "batch_size": "--batch-size",
     "holdout": "--holdout",
     "density_generators": "--generators",
-    "device": "--device",
 }
 
 

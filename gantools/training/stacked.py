@@ -39,12 +39,10 @@ def _flat_leaves(params: Params) -> tuple[torch.Tensor, torch.Tensor, Params]:
     not one per parameter (the CPU step is bound by the number of operations)."""
     data = torch.cat([p.detach().reshape(-1) for p in params.values()])
     grad = torch.zeros_like(data)
-    leaves, start = {}, 0
-    for name, p in params.items():
-        end = start + p.numel()
-        leaves[name] = data[start:end].view(p.shape).detach().requires_grad_(True)
-        leaves[name].grad = grad[start:end].view(p.shape)
-        start = end
+    grads = _views(grad, params)
+    leaves = {name: view.detach().requires_grad_(True) for name, view in _views(data, params).items()}
+    for name, leaf in leaves.items():
+        leaf.grad = grads[name]
     return data, grad, leaves
 
 
