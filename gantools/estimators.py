@@ -87,7 +87,7 @@ class GANAugmenter(_GANParams, BaseEstimator):
     epochs : passes over the data; None picks about 6,000 training steps (for one class 5 per training
         row, from 2,000 to 10,000).
     batch_size, latent_dim, hidden : batch and network sizes; None: chosen from the data (several classes:
-        256 wide, batches of 256; one class: 64 wide on tables of up to 10 encoded columns, with batches of
+        128 wide, batches of 256; one class: 64 wide on tables of up to 10 encoded columns, with batches of
         128 under 2,000 training rows and 256 above; 128 wide with batches of 256 on wider tables).
     holdout : share of rows held out to choose when to stop training (early stopping).
     refit : after early stopping, train again on all rows (held-out ones included) for the chosen number

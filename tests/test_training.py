@@ -153,7 +153,7 @@ def test_network_sizes_follow_the_number_of_classes():
     assert (wide.hidden, wide.batch_size, narrow.hidden, narrow.batch_size) == (128, 256, 64, 128)
     large = TrainConfig().resolve_sizes(1, 2000, 10)  # at the step cap: batches of 256 on a narrow table too
     assert (large.hidden, large.batch_size, large.target_steps) == (64, 256, 10000)
-    assert (several.hidden, several.batch_size, several.target_steps) == (256, 256, 6000)
+    assert (several.hidden, several.batch_size, several.target_steps) == (128, 256, 6000)
     assert (several.lr_g, several.lr_d) == (2e-4, 4e-4)
     assert TrainConfig(batch_size=32).resolve_sizes(1, 1000, 40).batch_size == 32
     given = TrainConfig(hidden=48, target_steps=500).resolve_sizes(1)
@@ -181,7 +181,7 @@ def test_one_class_model_stores_and_reloads_its_resolved_width(banknote, tmp_pat
     for refitted in (model, loaded):
         refitted.fit(both, label="class")
         resolved = refitted.config_
-        assert (resolved.hidden, resolved.density_generators, resolved.marginal_weight) == (256, 1, 0.0)
+        assert (resolved.hidden, resolved.density_generators, resolved.marginal_weight) == (128, 1, 0.0)
         assert resolved.target_steps == 40 and refitted.config.hidden is None
 
 
