@@ -204,6 +204,10 @@ def train(
         table.add_row("fidelity: mean KS, numeric (held out)", f"{val['mean_ks_numeric']:.3f}")
     if val.get("mean_tv_categorical") is not None:
         table.add_row("fidelity: mean TV, categorical (held out)", f"{val['mean_tv_categorical']:.3f}")
+    advice = fitted.augmentation_advice_
+    if advice is not None:
+        colour = "" if advice.advised else "[yellow]"
+        table.add_row(f"{colour}augmentation", f"{colour}{advice.summary()}")
     if anomalies is not None:
         table.add_row("score weights", fitted.calibration_.weights_source)
     if hist["interrupted"]:
@@ -229,7 +233,11 @@ def augment(
     ] = None,
 ) -> None:
     """Write N labeled synthetic rows, in the training columns' order, dtypes and ranges."""
-    path, summary, copies = _run(workflows.augment, model, n, class_mix, seed, out, device, train)
+    path, summary, copies, advice = _run(workflows.augment, model, n, class_mix, seed, out, device, train)
+    if advice is not None and not advice.advised:
+        err_console.print(
+            f"[yellow]warning:[/yellow] {advice.summary()}; the rows were written as asked", highlight=False
+        )
     table = Table(title=f"Wrote {int(summary['rows'].sum())} rows to {path}")
     table.add_column("class")
     table.add_column("rows", justify="right")

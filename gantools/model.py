@@ -25,13 +25,14 @@ from gantools.config import TrainConfig
 from gantools.data.schema import infer_schema
 from gantools.density import Mixture, SampleDensity
 from gantools.errors import GantoolsError
-from gantools.models import Generator
+from gantools.lift import AugmentationAdvice, Fold, estimate_lift, further_folds
+from gantools.models import GaussianGenerator, Generator
 from gantools.preprocessing import ReadColumns, TabularPreprocessor
 from gantools.progress import training_progress
 from gantools.scoring import RawParts, Records, ScoreCalibration, raw_parts
 from gantools.scoring_space import ScoringSpace
 from gantools.training import Networks, resolve_device, train_networks
-from gantools.training.trainer import build_networks
+from gantools.training.trainer import build_networks, gaussian_moments
 
 MIN_ROWS = 10
 # (reconstruction, discriminator, density) and the corroboration weight. Without labels the score is G's
@@ -134,10 +135,24 @@ class TabularGAN:
                 members=members,
             )
             self._members = self.nets_.members
+            self.augmentation_advice_ = None
+            lift_started = time.perf_counter()
+            if len(classes) > 1 and not self.nets_.interrupted:
+                try:
+                    self.augmentation_advice_ = self._estimate_lift(X, y_t, train_idx, hold_idx, progress)
+                except KeyboardInterrupt:  # Ctrl+C while estimating: the model as trained, no estimate
+                    self.nets_.interrupted = True
+            lift_seconds = time.perf_counter() - lift_started
             refit = self.config_.refit and self.nets_.history.get("selected_step") is not None
             if refit and not self.nets_.interrupted:
                 self.nets_ = self._refit_all_rows(X, y_t, len(classes), self.nets_.history, progress)
         seconds = time.perf_counter() - started
+        # several classes: the other candidate generator, a Gaussian per class from the rows G trained on
+        self.gaussian_ = None
+        if len(classes) > 1:
+            rows = slice(None) if self.nets_.history.get("refit_on_all_rows") else torch.as_tensor(train_idx)
+            moments = gaussian_moments(X[rows], y_t[rows], len(classes), self._cat_slices(), self.config_.latent_dim)
+            self.gaussian_ = GaussianGenerator(*moments)
         self.history_ = {
             **self.nets_.history,
             "density_generators_trained": 1 + len(self._members),
@@ -146,6 +161,7 @@ class TabularGAN:
             "n_train_rows": len(train_idx),
             "n_holdout_rows": len(hold_idx),
             "interrupted": self.nets_.interrupted,
+            "lift_seconds": lift_seconds,
             "device": str(self.device_),
             "gan_rows_per_second": self.nets_.history.get("gan_steps", 0)
             * min(self.config_.batch_size, len(train_idx))
@@ -172,6 +188,46 @@ class TabularGAN:
         kept = ("selected_step", "best_step", "validation_log_likelihood", "stopped_early")
         nets.history.update({k: selection[k] for k in kept if k in selection}, refit_on_all_rows=True)
         return nets
+
+    def _estimate_lift(
+        self, X: torch.Tensor, y: torch.Tensor, train_idx: np.ndarray, hold_idx: np.ndarray, progress: Any
+    ) -> AugmentationAdvice:
+        """The expected lift of augmenting (``gantools.lift``): on the model's own split (G as trained on its
+        training rows) and, while the held-out rows are few, on further folds with G trained again without
+        their rows (no encoder, at most as many steps as the model's G took)."""
+        n_classes, slices = len(self.classes_), self._cat_slices()
+        y_np = y.cpu().numpy()
+        splits = [(train_idx, hold_idx, self.nets_.generator_ema)]
+        steps = int(self.nets_.history.get("gan_steps") or 0) or None
+        for k, (tr, ev) in enumerate(further_folds(y_np, train_idx, hold_idx, self.config_.seed), start=1):
+            named = None
+            if progress is not None:
+                named = lambda phase, *a, k=k: progress(f"Estimating the lift: fold {k + 1}", *a)  # noqa: E731
+            config = dataclasses.replace(self.config_, seed=self.config_.member_seed(k))
+            tr_t, ev_t = torch.as_tensor(tr, device=X.device), torch.as_tensor(ev, device=X.device)
+            nets = train_networks(
+                X[tr_t], y[tr_t], n_classes, slices, config, named, (X[ev_t], y[ev_t]), steps, encoder=False
+            )
+            if nets.interrupted:
+                raise KeyboardInterrupt
+            splits.append((tr, ev, nets.generator_ema))
+        rng = np.random.default_rng(self.config_.seed)
+        X_np, folds = X.cpu().numpy(), []
+        for tr, ev, generator in splits:
+            tr_t = torch.as_tensor(tr, device=X.device)
+            moments = gaussian_moments(X[tr_t], y[tr_t], n_classes, slices, self.config_.latent_dim)
+            gaussian = GaussianGenerator(*moments)
+            samplers = {
+                name: functools.partial(self._class_ordered_rows, generator=gen, rng=rng)
+                for name, gen in (("gan", generator), ("gaussian", gaussian))
+            }
+            folds.append(Fold(X_np[tr], y_np[tr], X_np[ev], y_np[ev], samplers))
+        return estimate_lift(folds, n_classes, self.config_.seed)
+
+    def _class_ordered_rows(
+        self, counts: np.ndarray, generator: torch.nn.Module, rng: np.random.Generator
+    ) -> np.ndarray:
+        return self._generate_matrix(counts, rng, order_by_class=True, generator=generator)[0]
 
     def _cat_slices(self) -> list[tuple[int, int]]:
         return [(b.start, b.end) for b in self.preprocessor_.blocks_ if b.kind == "cat"]
@@ -379,8 +435,10 @@ class TabularGAN:
         }
 
     # --------------------------------------------------------------- sample
-    def _generate(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
-        matrix, y = self._generate_matrix(counts, rng)
+    def _generate(
+        self, counts: np.ndarray, rng: np.random.Generator, generator: torch.nn.Module | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        matrix, y = self._generate_matrix(counts, rng, generator=generator)
         return self.preprocessor_.inverse_transform(matrix, rng), y
 
     def _generate_matrix(
@@ -388,7 +446,7 @@ class TabularGAN:
         counts: np.ndarray,
         rng: np.random.Generator,
         order_by_class: bool = False,
-        generator: Generator | None = None,
+        generator: Generator | GaussianGenerator | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows of G (or of ``generator``) in the preprocessed space (categories sampled one-hot), and
         their classes."""
@@ -412,15 +470,36 @@ class TabularGAN:
         matrix = np.concatenate(out) if out else np.zeros((0, self.preprocessor_.n_features_out_), np.float32)
         return matrix, y
 
+    @property
+    def sampling_generator_(self) -> str:
+        """What ``sample`` draws from by default: "gaussian" when the lift estimate advised the Gaussian per
+        class, else "gan" (G)."""
+        advice = getattr(self, "augmentation_advice_", None)
+        advised_gaussian = advice is not None and advice.advised and advice.generator == "gaussian"
+        return "gaussian" if advised_gaussian and getattr(self, "gaussian_", None) is not None else "gan"
+
     def sample(
-        self, n: int, class_mix: str | Mapping[Any, float] = "original", seed: int | None = None
+        self,
+        n: int,
+        class_mix: str | Mapping[Any, float] = "original",
+        seed: int | None = None,
+        generator: str | None = None,
     ) -> pd.DataFrame:
-        """``n`` synthetic rows in the training columns' order and dtypes, plus the label column (if any)."""
+        """``n`` synthetic rows in the training columns' order and dtypes, plus the label column (if any).
+
+        ``generator``: "gan" (G), "gaussian" (a Gaussian per class; models of several classes) or None: the
+        one the lift estimate advised (``sampling_generator_``)."""
         if n < 0:
             raise GantoolsError(f"--n must be at least 0 (got {n})")
+        generator = generator or self.sampling_generator_
+        if generator not in ("gan", "gaussian"):
+            raise GantoolsError(f"generator must be 'gan' or 'gaussian' (got {generator!r})")
+        if generator == "gaussian" and getattr(self, "gaussian_", None) is None:
+            raise GantoolsError("this model has no Gaussian per class (one class, or saved before it); use 'gan'")
         fractions = parse_class_mix(class_mix, [class_key(c) for c in self.classes_], self.class_counts_)
         rng = np.random.default_rng(seed)
-        frame, y = self._generate(counts_from_fractions(n, fractions), rng)
+        gaussian = self.gaussian_ if generator == "gaussian" else None
+        frame, y = self._generate(counts_from_fractions(n, fractions), rng, gaussian)
         if self.schema_.label is not None:
             frame[self.schema_.label] = _restore_labels(
                 np.asarray(self.classes_, dtype=object)[y], self.schema_.label_dtype
@@ -501,6 +580,7 @@ class TabularGAN:
 
     # ---------------------------------------------------------- persistence
     def to_config(self) -> dict[str, Any]:
+        advice = getattr(self, "augmentation_advice_", None)
         return {
             "label": self.schema_.label,
             "classes": self.classes_,
@@ -512,6 +592,7 @@ class TabularGAN:
             "validation": self.validation_,
             "calibration": self.calibration_.to_dict(),
             "n_features_out": self.preprocessor_.n_features_out_,
+            "augmentation_advice": None if advice is None else advice.to_dict(),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -527,6 +608,9 @@ class TabularGAN:
             tensors.update({f"{prefix}.{k}": v for k, v in net.state_dict().items()})
         if getattr(self, "_density", None) is not None:
             tensors.update(self._density.tensors())
+        if getattr(self, "gaussian_", None) is not None:
+            tensors["gaussian.mean"] = self.gaussian_.mean
+            tensors["gaussian.scale"] = self.gaussian_.scale
         if getattr(self, "training_scores_", None) is not None:
             tensors["training_scores"] = torch.as_tensor(self.training_scores_)
         return write_bundle(path, self.to_config(), self.preprocessor_.to_dict(), tensors)
@@ -554,6 +638,15 @@ class TabularGAN:
         # models saved before the training rows' scores were kept have none (None)
         scores = tensors.get("training_scores")
         model.training_scores_ = None if scores is None else scores.cpu().numpy()
+        advice = config.get("augmentation_advice")  # None: one class, or saved before the lift estimate
+        model.augmentation_advice_ = None if advice is None else AugmentationAdvice.from_dict(advice)
+        model.gaussian_ = None  # None: one class, or saved before it
+        if "gaussian.mean" in tensors:
+            mean, scale = tensors["gaussian.mean"], tensors.get("gaussian.scale")
+            width = model.preprocessor_.n_features_out_
+            if scale is None or scale.shape[:1] != mean.shape[:1] or mean.shape[-1] != width:
+                raise GantoolsError(f"model weights in '{path}' do not match its config.json; train again")
+            model.gaussian_ = GaussianGenerator(mean, scale).to(model.device_)
         nets = build_networks(model.preprocessor_.n_features_out_, len(model.classes_), model.config_, model.device_)
         for prefix, net in (
             ("generator", nets.generator),

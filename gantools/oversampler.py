@@ -8,6 +8,7 @@ a validation fold.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
@@ -18,7 +19,7 @@ from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_target_type
 from scipy import sparse
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length
 
 from gantools.errors import GantoolsError
@@ -41,9 +42,12 @@ class GANOverSampler(BaseOverSampler):
 
     Parameters
     ----------
-    sampling_strategy : as in imbalanced-learn: ``"auto"``, ``"minority"``, ``"not minority"``,
-        ``"not majority"``, ``"all"``, a float (binary only: minority / majority after resampling), a dict
-        ``{class: rows after resampling}`` or a callable.
+    sampling_strategy : ``"advised"``: as many rows as the model's lift estimate advises (each class to a
+        multiple of the largest class's rows, from G or a Gaussian per class, whichever the estimate chose),
+        none when augmenting is not advised (``advice_`` says why); or as in imbalanced-learn: ``"auto"``,
+        ``"minority"``, ``"not minority"``, ``"not majority"``, ``"all"``, a float (binary only: minority /
+        majority after resampling), a dict ``{class: rows after resampling}`` or a callable (these are
+        done as asked, with a warning when the estimate does not advise augmenting).
     random_state : int, RandomState or None; an int makes the result reproducible.
     epochs : passes over the data; None picks about 6,000 training steps from the data size.
     batch_size, latent_dim, hidden : batch and network sizes (None: chosen from the data, as GANAugmenter's).
@@ -56,6 +60,8 @@ class GANOverSampler(BaseOverSampler):
     Attributes
     ----------
     sampling_strategy_ : dict ``{class: rows added}``.
+    advice_ : the model's ``AugmentationAdvice`` (``gantools.lift``): the expected lift in balanced accuracy,
+        estimated inside ``fit`` on held-out folds of ``(X, y)``; ``advice_.summary()`` says it in words.
     augmenter_ : the fitted ``GANAugmenter``: ``augmenter_.sample(n, class_mix=...)`` draws more rows
         (as a DataFrame; for array input its columns are ``x0``, ``x1``, ...).
     model_ : the fitted ``TabularGAN`` (``model_.save(path)`` writes the folder the CLI and
@@ -81,6 +87,7 @@ class GANOverSampler(BaseOverSampler):
 
     _parameter_constraints: dict = {
         **BaseOverSampler._parameter_constraints,
+        "sampling_strategy": [*BaseOverSampler._parameter_constraints["sampling_strategy"], StrOptions({"advised"})],
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 2, None, closed="left"), None],
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
@@ -117,6 +124,20 @@ class GANOverSampler(BaseOverSampler):
         self.column_kinds = column_kinds
         self.device = device
         self.verbose = verbose
+
+    def fit_resample(self, X: Any, y: Any, **params: Any) -> tuple[Any, Any]:
+        """Fit the GAN on ``(X, y)``; return the rows with the synthetic rows appended (see the class)."""
+        advised = isinstance(self.sampling_strategy, str) and self.sampling_strategy == "advised"
+        if not advised:
+            self._advised = False
+            return super().fit_resample(X, y, **params)
+        # imbalanced-learn resolves the strategy before the GAN is fitted; "advised" is known only after it
+        self._validate_params()
+        self._advised, self.sampling_strategy = True, "all"
+        try:
+            return super().fit_resample(X, y, **params)
+        finally:
+            self.sampling_strategy = "advised"
 
     def _check_X_y(self, X: Any, y: Any, accept_sparse: Any = None) -> tuple[Any, np.ndarray, bool]:
         # Like RandomOverSampler: a DataFrame passes through untouched (mixed dtypes), an array keeps its dtype.
@@ -168,6 +189,8 @@ class GANOverSampler(BaseOverSampler):
             raise OverSamplingError(str(exc)) from exc
         self.augmenter_ = augmenter
         self.model_ = augmenter.model_
+        self.advice_ = augmenter.model_.augmentation_advice_
+        self._apply_advice(classes, counts)
 
         rng = np.random.default_rng(seed)
         X_parts: list[pd.DataFrame] = [frame]
@@ -184,6 +207,18 @@ class GANOverSampler(BaseOverSampler):
             X_res.columns = X.columns
             return _restore_dtypes(X_res, X.dtypes), y_res
         return _to_array(X_res, X.dtype), y_res
+
+    def _apply_advice(self, classes: np.ndarray, counts: np.ndarray) -> None:
+        """With ``"advised"``: the rows the estimate advises (none when not advised); otherwise a warning
+        when the estimate does not advise augmenting."""
+        advice = self.advice_
+        if self._advised:
+            target = advice.rows_per_class(counts.tolist()) if advice is not None else None
+            self.sampling_strategy_ = {
+                cls: (max(0, target - int(count)) if target is not None else 0) for cls, count in zip(classes, counts)
+            }
+        elif advice is not None and not advice.advised and sum(self.sampling_strategy_.values()) > 0:
+            warnings.warn(f"GANOverSampler: {advice.summary()}", UserWarning, stacklevel=3)
 
     def _seed(self) -> int:
         """An int random_state is the training seed (as in ``GANAugmenter``); otherwise draw one."""

@@ -13,6 +13,7 @@ import pandas as pd
 from gantools.config import TrainConfig
 from gantools.data.io import find_tables, iter_table_chunks, read_table
 from gantools.errors import GantoolsError
+from gantools.lift import AugmentationAdvice
 from gantools.model import TabularGAN, class_key
 from gantools.output import AtomicTableWriter, check_output_path, write_table
 from gantools.settings import DEFAULT_MODEL_DIR
@@ -69,8 +70,9 @@ def augment(
     out: str | Path = "synthetic.csv",
     device: str = "auto",
     train: str | Path | pd.DataFrame | None = None,
-) -> tuple[Path, pd.DataFrame, dict[str, Any] | None]:
-    """Write ``n`` labeled synthetic rows to ``out``; return the path, the rows per class and the copies.
+) -> tuple[Path, pd.DataFrame, dict[str, Any] | None, AugmentationAdvice | None]:
+    """Write ``n`` labeled synthetic rows to ``out``; return the path, the rows per class, the copies and the
+    model's lift estimate (``gantools.lift``; None for one class or models saved before it).
 
     ``train`` (the model's training data): the synthetic rows are checked against it for exact and near
     copies of training rows (``find_copies``' figures as a dict; None without ``train``).
@@ -95,7 +97,7 @@ def augment(
         from gantools.evaluation.privacy import find_copies
 
         copies = find_copies(frame, train_frame, model.schema_).to_dict()
-    return path, summary, copies
+    return path, summary, copies, model.augmentation_advice_
 
 
 @dataclass

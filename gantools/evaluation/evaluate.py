@@ -162,6 +162,9 @@ def evaluate_model(
         anomaly = anomaly_figures(scores, threshold, flags)
         anomaly["fpr_target"] = fpr
 
+    advice = getattr(model, "augmentation_advice_", None)
+    if advice is not None and not advice.advised:
+        notes.append(f"{advice.summary()} (the lift estimate made when the model was fitted)")
     report = EvaluationReport(
         out_dir=out_dir,
         model={
@@ -170,6 +173,8 @@ def evaluate_model(
             "classes": keys if label is not None else [ONE_CLASS],
             "columns": len(schema.columns),
             "training_rows": model.history_.get("n_train_rows"),
+            "augmentation_advice": None if advice is None else advice.to_dict(),
+            "augmentation_summary": None if advice is None else advice.summary(),
         },
         rows={
             "real": len(normal),

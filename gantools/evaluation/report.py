@@ -130,6 +130,10 @@ class EvaluationReport:
             )
             out.append(("privacy: exact copies of training rows", pct(self.privacy["copies"]["exact_share"])))
             out.append(("privacy: near copies", pct(self.privacy["copies"]["near_share"])))
+        if self.model.get("augmentation_summary"):
+            out.append(
+                ("augmentation (lift estimated when fitted, on held-out folds)", self.model["augmentation_summary"])
+            )
         out.append(("coverage: real rows with a synthetic neighbour (1 = all)", fmt(self.coverage.get("nn_coverage"))))
         out.append(
             (

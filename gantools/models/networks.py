@@ -74,6 +74,20 @@ class Generator(nn.Module):
         return h
 
 
+class GaussianGenerator(nn.Module):
+    """A Gaussian per class, ``mean_y + z · scale_y`` (``trainer.gaussian_moments``): G's Gaussian base alone,
+    without an MLP or training. One-hot blocks get their class frequencies' logits (categories drawn by
+    frequency when sampled). A candidate generator for augmentation (``gantools.lift``)."""
+
+    def __init__(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("scale", scale)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.mean[y] + torch.bmm(z.unsqueeze(1), self.scale[y]).squeeze(1)
+
+
 class Discriminator(nn.Module):
     def __init__(self, n_features: int, n_classes: int, hidden: int, n_layers: int, dropout: float = 0.0) -> None:
         super().__init__()

@@ -1,0 +1,233 @@
+"""Expected lift: does adding synthetic rows help a standard classifier trained on the user's own rows?
+
+Estimated inside ``TabularGAN.fit`` (several classes) on held-out folds of the training data, never on data
+the caller tests on. For each fold, generators fitted without the fold's rows add synthetic rows to the
+fold's training rows; a logistic regression and a random forest (50 trees) are trained on the real rows alone and on
+real plus synthetic rows, and the lift is the gain in balanced accuracy on the fold's held-out rows,
+averaged over the two classifiers and the folds. Candidates: G, and a Gaussian per class (the moments G's
+Gaussian base starts from); each class brought to a few multiples of the largest class's rows. The best
+candidate is advised when its estimated lift is positive; otherwise augmenting is not advised. The
+classifiers see rows in the networks' encoding (``TabularPreprocessor``: numeric columns standardised or
+quantile-mapped, categories one-hot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Each class brought to this many times the largest class's rows (real + synthetic) ...
+LIFT_FACTORS = (2.0, 5.0, 20.0)
+# ... unless that makes more than this many rows in all (the classifiers' cost): such candidates are skipped
+LIFT_MAX_ROWS = 5000
+# Real training rows per fold at most (a stratified subsample beyond): the estimate stays cheap on large data
+LIFT_MAX_REAL_ROWS = 2000
+# Further folds (a generator trained again without each) while the held-out rows number fewer than this,
+# up to LIFT_MAX_FOLDS in all: on small data one fold's few rows say little, and fits there are cheap
+LIFT_MIN_EVAL_ROWS, LIFT_MAX_FOLDS = 200, 3
+LIFT_BOOTSTRAP = 200  # resamples of the held-out rows behind the standard error
+GENERATORS = ("gan", "gaussian")
+
+# A sampler: rows per class (array of counts) -> synthetic rows in the networks' encoding, ordered by class
+Sampler = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class Fold:
+    """One held-out fold: real training rows, held-out rows, and samplers fitted without the held-out rows."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_eval: np.ndarray
+    y_eval: np.ndarray
+    samplers: dict[str, Sampler]
+
+
+@dataclass
+class AugmentationAdvice:
+    """The lift estimate recorded in a model, and what it advises."""
+
+    advised: bool
+    generator: str | None  # "gan" or "gaussian" (the advised one; None when not advised)
+    factor: float | None  # each class to this many times the largest class's rows (None when not advised)
+    lift: float  # estimated gain in balanced accuracy of the best candidate (the advised one when advised)
+    lift_se: float  # its standard error (bootstrap over the held-out rows)
+    folds: int
+    eval_rows: int
+    real_rows_per_fold: int  # real training rows behind each fold's classifiers (capped: LIFT_MAX_REAL_ROWS)
+    baseline: float  # balanced accuracy of the classifiers on real rows alone (mean over folds and classifiers)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    best_generator: str | None = None
+    best_factor: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AugmentationAdvice:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def rows_per_class(self, class_counts: list[int]) -> int | None:
+        """Rows per class after the advised augmentation of data with these class counts (None: not advised)."""
+        if not self.advised or self.factor is None:
+            return None
+        return int(round(self.factor * max(class_counts)))
+
+    def summary(self) -> str:
+        """One line for people: the expected lift and whether augmenting is advised."""
+        lift = f"{self.lift:+.3f} ± {self.lift_se:.3f} balanced accuracy"
+        where = f"{self.folds} held-out fold{'s' if self.folds > 1 else ''}, {self.eval_rows} rows"
+        if self.advised:
+            source = "G" if self.generator == "gan" else "a Gaussian per class"
+            return (
+                f"expected lift: {lift} ({source}, each class to {self.factor:g}x the largest class's rows; "
+                f"estimated on {where})"
+            )
+        best = ""
+        if self.best_generator is not None:
+            best = f" (best candidate: {'G' if self.best_generator == 'gan' else 'a Gaussian per class'}, "
+            best += f"each class to {self.best_factor:g}x the largest class's rows)"
+        return f"augmenting is not advised: expected lift {lift}{best}; estimated on {where}"
+
+
+def _classifiers(seed: int) -> list[Any]:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    return [LogisticRegression(max_iter=1000), RandomForestClassifier(n_estimators=50, random_state=seed, n_jobs=1)]
+
+
+def _balanced_accuracy(truth: np.ndarray, pred: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Balanced accuracy of ``pred`` for each resample of row indices ``rows`` (resamples x rows)."""
+    classes = np.unique(truth)
+    hit = (pred == truth)[rows]
+    per_class = []
+    for c in classes:
+        in_class = (truth == c)[rows]
+        count = in_class.sum(axis=1)
+        per_class.append(np.where(count > 0, (hit & in_class).sum(axis=1) / np.maximum(count, 1), np.nan))
+    return np.nanmean(np.stack(per_class), axis=0)
+
+
+def _subsample(X: np.ndarray, y: np.ndarray, limit: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    if len(y) <= limit:
+        return X, y
+    keep = []
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        keep.append(rng.choice(rows, size=max(1, round(limit * len(rows) / len(y))), replace=False))
+    picked = np.sort(np.concatenate(keep))
+    return X[picked], y[picked]
+
+
+def further_folds(
+    y: np.ndarray, train_idx: np.ndarray, hold_idx: np.ndarray, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(training rows, held-out rows) of the folds beyond the model's own split, each holding out as many rows
+    of each class as ``hold_idx`` does, disjoint from it and from each other (while the training rows allow)."""
+    rng = np.random.default_rng(seed + 1)
+    folds: list[tuple[np.ndarray, np.ndarray]] = []
+    eval_rows = len(hold_idx)
+    pools = {c: rng.permutation(train_idx[y[train_idx] == c]) for c in np.unique(y)}
+    sizes = {c: int((y[hold_idx] == c).sum()) for c in pools}
+    everything = np.sort(np.concatenate([train_idx, hold_idx]))
+    for k in range(LIFT_MAX_FOLDS - 1):
+        if eval_rows >= LIFT_MIN_EVAL_ROWS:
+            break
+        held = []
+        for c, pool in pools.items():
+            chunk = pool[k * sizes[c] : (k + 1) * sizes[c]]
+            if len(chunk) < sizes[c] or len(pool) + sizes[c] - len(chunk) < 2:  # the class's rows run out
+                return folds
+            held.append(chunk)
+        hold = np.sort(np.concatenate(held))
+        folds.append((np.setdiff1d(everything, hold), hold))
+        eval_rows += len(hold)
+    return folds
+
+
+def estimate_lift(folds: list[Fold], n_classes: int, seed: int = 0) -> AugmentationAdvice:
+    """Estimate the lift of each candidate (generator, factor) on ``folds``; advise the best when positive."""
+    rng = np.random.default_rng(seed)
+    # per candidate: per fold, per classifier, predictions on the fold's held-out rows
+    predictions: dict[tuple[str, float], list[list[np.ndarray]]] = {}
+    baseline_predictions: list[list[np.ndarray]] = []
+    real_rows = 0
+    for fold in folds:
+        X_real, y_real = _subsample(fold.X_train, fold.y_train, LIFT_MAX_REAL_ROWS, rng)
+        real_rows = max(real_rows, len(y_real))
+        counts = np.bincount(y_real, minlength=n_classes)
+        baseline_predictions.append([clf.fit(X_real, y_real).predict(fold.X_eval) for clf in _classifiers(seed)])
+        for name in GENERATORS:
+            sampler = fold.samplers.get(name)
+            if sampler is None:
+                continue
+            for factor in LIFT_FACTORS:
+                target = int(round(factor * counts.max()))
+                if target * n_classes > LIFT_MAX_ROWS:
+                    continue
+                extra = np.maximum(target - counts, 0)
+                synthetic = sampler(extra)
+                X_aug = np.concatenate([X_real, synthetic])
+                y_aug = np.concatenate([y_real, np.repeat(np.arange(n_classes), extra)])
+                fitted = [clf.fit(X_aug, y_aug).predict(fold.X_eval) for clf in _classifiers(seed)]
+                predictions.setdefault((name, factor), []).append(fitted)
+    boots = [rng.integers(0, len(f.y_eval), size=(LIFT_BOOTSTRAP, len(f.y_eval))) for f in folds]
+    identity = [np.arange(len(f.y_eval))[None, :] for f in folds]
+
+    def gain(preds: list[list[np.ndarray]], rows: list[np.ndarray]) -> np.ndarray:
+        """Mean over folds and classifiers of (augmented − real) balanced accuracy, per resample."""
+        per_fold = []
+        for fold, fold_preds, base, index in zip(folds, preds, baseline_predictions, rows):
+            per_fold.append(
+                np.mean(
+                    [
+                        _balanced_accuracy(fold.y_eval, p, index) - _balanced_accuracy(fold.y_eval, b, index)
+                        for p, b in zip(fold_preds, base)
+                    ],
+                    axis=0,
+                )
+            )
+        return np.mean(per_fold, axis=0)
+
+    candidates = []
+    for (name, factor), preds in predictions.items():
+        if len(preds) != len(folds):  # skipped in some fold (too many rows): not comparable
+            continue
+        candidates.append(
+            {
+                "generator": name,
+                "factor": factor,
+                "lift": float(gain(preds, identity)[0]),
+                "lift_se": float(np.std(gain(preds, boots), ddof=1)),
+            }
+        )
+    baseline = float(
+        np.mean(
+            [
+                np.mean([_balanced_accuracy(f.y_eval, b, i)[0] for b in base])
+                for f, base, i in zip(folds, baseline_predictions, identity)
+            ]
+        )
+    )
+    eval_rows = int(sum(len(f.y_eval) for f in folds))
+    common = {"folds": len(folds), "eval_rows": eval_rows, "real_rows_per_fold": real_rows, "baseline": baseline}
+    if not candidates:
+        return AugmentationAdvice(False, None, None, 0.0, 0.0, candidates=[], **common)
+    best = max(candidates, key=lambda c: (c["lift"], -c["factor"]))
+    advised = best["lift"] > 0
+    return AugmentationAdvice(
+        advised,
+        best["generator"] if advised else None,
+        best["factor"] if advised else None,
+        best["lift"],
+        best["lift_se"],
+        candidates=candidates,
+        best_generator=best["generator"],
+        best_factor=best["factor"],
+        **common,
+    )
