@@ -194,20 +194,20 @@ class TabularGAN:
     ) -> AugmentationAdvice:
         """The expected lift of augmenting (``gantools.lift``): on the model's own split (G as trained on its
         training rows) and, while the held-out rows are few, on further folds with G trained again without
-        their rows (no encoder, at most as many steps as the model's G took)."""
+        their rows (no encoder; for as many steps as early stopping kept, as the refit on all rows does)."""
         n_classes, slices = len(self.classes_), self._cat_slices()
         y_np = y.cpu().numpy()
         splits = [(train_idx, hold_idx, self.nets_.generator_ema)]
-        steps = int(self.nets_.history.get("gan_steps") or 0) or None
+        # as many steps as early stopping kept (what the refit on all rows trains too), else as many as taken
+        selected = self.nets_.history.get("selected_step")
+        steps = int(selected if selected is not None else self.nets_.history.get("gan_steps", 0))
         for k, (tr, ev) in enumerate(further_folds(y_np, train_idx, hold_idx, self.config_.seed), start=1):
             named = None
             if progress is not None:
                 named = lambda phase, *a, k=k: progress(f"Estimating the lift: fold {k + 1}", *a)  # noqa: E731
             config = dataclasses.replace(self.config_, seed=self.config_.member_seed(k))
-            tr_t, ev_t = torch.as_tensor(tr, device=X.device), torch.as_tensor(ev, device=X.device)
-            nets = train_networks(
-                X[tr_t], y[tr_t], n_classes, slices, config, named, (X[ev_t], y[ev_t]), steps, encoder=False
-            )
+            tr_t = torch.as_tensor(tr, device=X.device)
+            nets = train_networks(X[tr_t], y[tr_t], n_classes, slices, config, named, gan_steps=steps, encoder=False)
             if nets.interrupted:
                 raise KeyboardInterrupt
             splits.append((tr, ev, nets.generator_ema))
