@@ -470,28 +470,19 @@ class TabularGAN:
         matrix = np.concatenate(out) if out else np.zeros((0, self.preprocessor_.n_features_out_), np.float32)
         return matrix, y
 
-    @property
-    def sampling_generator_(self) -> str:
-        """What ``sample`` draws from by default: "gaussian" when the lift estimate advised the Gaussian per
-        class, else "gan" (G)."""
-        advice = getattr(self, "augmentation_advice_", None)
-        advised_gaussian = advice is not None and advice.advised and advice.generator == "gaussian"
-        return "gaussian" if advised_gaussian and getattr(self, "gaussian_", None) is not None else "gan"
-
     def sample(
         self,
         n: int,
         class_mix: str | Mapping[Any, float] = "original",
         seed: int | None = None,
-        generator: str | None = None,
+        generator: str = "gan",
     ) -> pd.DataFrame:
         """``n`` synthetic rows in the training columns' order and dtypes, plus the label column (if any).
 
-        ``generator``: "gan" (G), "gaussian" (a Gaussian per class; models of several classes) or None: the
-        one the lift estimate advised (``sampling_generator_``)."""
+        ``generator``: "gan" (G) or "gaussian" (a Gaussian per class, from the moments of the rows G trained
+        on; models of several classes): the baseline that the lift estimate weighs G against."""
         if n < 0:
             raise GantoolsError(f"--n must be at least 0 (got {n})")
-        generator = generator or self.sampling_generator_
         if generator not in ("gan", "gaussian"):
             raise GantoolsError(f"generator must be 'gan' or 'gaussian' (got {generator!r})")
         if generator == "gaussian" and getattr(self, "gaussian_", None) is None:

@@ -127,17 +127,21 @@ class GANOverSampler(BaseOverSampler):
 
     def fit_resample(self, X: Any, y: Any, **params: Any) -> tuple[Any, Any]:
         """Fit the GAN on ``(X, y)``; return the rows with the synthetic rows appended (see the class)."""
-        advised = isinstance(self.sampling_strategy, str) and self.sampling_strategy == "advised"
-        if not advised:
-            self._advised = False
-            return super().fit_resample(X, y, **params)
-        # imbalanced-learn resolves the strategy before the GAN is fitted; "advised" is known only after it
-        self._validate_params()
-        self._advised, self.sampling_strategy = True, "all"
-        try:
-            return super().fit_resample(X, y, **params)
-        finally:
-            self.sampling_strategy = "advised"
+        self._advised = isinstance(self.sampling_strategy, str) and self.sampling_strategy == "advised"
+        self._warning = None
+        if self._advised:
+            # imbalanced-learn resolves the strategy before the GAN is fitted; "advised" is known only after it
+            self._validate_params()
+            self.sampling_strategy = "all"
+            try:
+                out = super().fit_resample(X, y, **params)
+            finally:
+                self.sampling_strategy = "advised"
+        else:
+            out = super().fit_resample(X, y, **params)
+        if self._warning:
+            warnings.warn(self._warning, UserWarning, stacklevel=2)
+        return out
 
     def _check_X_y(self, X: Any, y: Any, accept_sparse: Any = None) -> tuple[Any, np.ndarray, bool]:
         # Like RandomOverSampler: a DataFrame passes through untouched (mixed dtypes), an array keeps its dtype.
@@ -218,7 +222,7 @@ class GANOverSampler(BaseOverSampler):
                 cls: (max(0, target - int(count)) if target is not None else 0) for cls, count in zip(classes, counts)
             }
         elif advice is not None and not advice.advised and sum(self.sampling_strategy_.values()) > 0:
-            warnings.warn(f"GANOverSampler: {advice.summary()}", UserWarning, stacklevel=3)
+            self._warning = f"GANOverSampler: {advice.summary()}"  # warned once the rows are made
 
     def _seed(self) -> int:
         """An int random_state is the training seed (as in ``GANAugmenter``); otherwise draw one."""
