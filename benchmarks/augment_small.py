@@ -229,7 +229,11 @@ def augment_gantools_best(X: pd.DataFrame, y: pd.Series, target: int, seed: int)
     advice = sampler.advice_
     if advice.best_generator is None:
         return X, y
-    rows = int(round(advice.best_factor * y.value_counts().max()))
+    from gantools.lift import advised_rows
+
+    counts = y.value_counts()
+    factor = advice.best_factor
+    rows = advised_rows(counts) if factor is None else int(round(factor * counts.max()))  # None: the advised amount
     return _with_rows(X, y, sampler, _counts(y, rows), advice.best_generator, seed)
 
 
@@ -374,7 +378,10 @@ def main() -> None:
                 for d, s in tasks
             ]
             for future in as_completed(futures):
-                keep(future.result())
+                try:
+                    keep(future.result())
+                except Exception as exc:  # keep the other tasks' results; --resume runs the failed one again
+                    print(f"a task failed: {type(exc).__name__}: {exc}", flush=True)
     else:
         for d, s in tasks:
             keep(run_one(d, s, args.ns, args.methods, args.target, threads, args.gan_params))
