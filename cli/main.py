@@ -357,6 +357,8 @@ def info(
             f"validation: {key}",
             "n/a" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value)),
         )
+    if details.get("augmentation_summary"):
+        summary.add_row("augmentation (lift estimated when fitted)", details["augmentation_summary"])
     w = details["scoring"]["weights"]
     summary.add_row(
         "score weights",

@@ -254,6 +254,7 @@ def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
             {"name": c.name, "kind": c.kind, "dtype": c.dtype, "missing": c.has_missing} for c in model.schema_.columns
         ],
         **cfg,
+        "augmentation_summary": None if model.augmentation_advice_ is None else model.augmentation_advice_.summary(),
         "scoring": {
             "weights": {
                 "reconstruction": cal["weight_reconstruction"],

@@ -164,6 +164,7 @@ def test_cli_train_reports_the_estimate_and_augment_warns_when_not_advised(tmp_p
     assert "augmentation" in trained.stdout
     info = json.loads(run_cli("info", "--json", cwd=tmp_path, check=True).stdout)
     assert info["augmentation_advice"] == advice
+    assert "augmentation (lift estimated when fitted)" in run_cli("info", cwd=tmp_path, check=True).stdout
     result = run_cli("augment", "--n", "30", cwd=tmp_path, check=True)
     assert len(pd.read_csv(tmp_path / "synthetic.csv")) == 30  # written as asked
     assert ("augmenting is not advised" in result.stderr) == (not advice["advised"])
