@@ -42,12 +42,12 @@ class GANOverSampler(BaseOverSampler):
 
     Parameters
     ----------
-    sampling_strategy : ``"advised"``: as many rows as the model's lift estimate advises (each class to a
-        multiple of the largest class's rows, from G or a Gaussian per class, whichever the estimate chose),
-        none when augmenting is not advised (``advice_`` says why); or as in imbalanced-learn: ``"auto"``,
-        ``"minority"``, ``"not minority"``, ``"not majority"``, ``"all"``, a float (binary only: minority /
-        majority after resampling), a dict ``{class: rows after resampling}`` or a callable (these are
-        done as asked, with a warning when the estimate does not advise augmenting).
+    sampling_strategy : ``"advised"``: what the model's lift estimate advises (each class to 500 rows or
+        twice the largest class, from G), none when augmenting is not advised (``advice_`` says why); or as
+        in imbalanced-learn: ``"auto"``, ``"minority"``, ``"not minority"``, ``"not majority"``, ``"all"``,
+        a float (binary only: minority / majority after resampling), a dict ``{class: rows after
+        resampling}`` or a callable (these are done as asked, with a warning when the estimate does not
+        advise augmenting).
     random_state : int, RandomState or None; an int makes the result reproducible.
     epochs : passes over the data; None picks about 6,000 training steps from the data size.
     batch_size, latent_dim, hidden : batch and network sizes (None: chosen from the data, as GANAugmenter's).

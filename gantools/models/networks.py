@@ -25,6 +25,11 @@ def _embedded_input(linear: nn.Linear, embed: nn.Embedding, x: torch.Tensor, y: 
     return linear(x) + embed(y)
 
 
+def _class_gaussian(z: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``mean_y + z · scale_y`` for each row: the per-class Gaussian of ``trainer.gaussian_moments``."""
+    return mean[y] + torch.bmm(z.unsqueeze(1), scale[y]).squeeze(1)
+
+
 class ResidualBlock(nn.Module):
     """LayerNorm -> Linear -> SiLU with a skip connection."""
 
@@ -70,7 +75,7 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = self.out(self.blocks(_embedded_input(self.inp, self.embed, z, y)))
         if self.gaussian_base:
-            h = h + self.base_mean[y] + torch.bmm(z.unsqueeze(1), self.base_scale[y]).squeeze(1)
+            h = h + _class_gaussian(z, y, self.base_mean, self.base_scale)
         return h
 
 
@@ -85,7 +90,7 @@ class GaussianGenerator(nn.Module):
         self.register_buffer("scale", scale)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.mean[y] + torch.bmm(z.unsqueeze(1), self.scale[y]).squeeze(1)
+        return _class_gaussian(z, y, self.mean, self.scale)
 
 
 class Discriminator(nn.Module):
