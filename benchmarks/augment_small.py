@@ -189,6 +189,7 @@ def _gan_sampler(X: pd.DataFrame, y: pd.Series, seed: int):
             best_generator=advice.best_generator,
             best_factor=advice.best_factor,
             lift_baseline=advice.baseline,
+            **{f"lift_by_{k}": v for k, v in advice.lift_per_classifier.items()},
         )
     return _FITTED["sampler"]
 
@@ -318,6 +319,7 @@ def run_one(
             for clf_name in CLASSIFIERS:
                 clf = make_classifier(clf_name, X, seed).fit(X_aug, y_aug)
                 pred = clf.predict(X_test)
+                info = GAN_INFO if method.startswith("gantools") else {}
                 rows.append(
                     {
                         "dataset": dataset,
@@ -328,7 +330,8 @@ def run_one(
                         "balanced_accuracy": balanced_accuracy_score(y_test, pred),
                         "macro_f1": f1_score(y_test, pred, average="macro"),
                         "augment_seconds": seconds,
-                        **(GAN_INFO if method.startswith("gantools") else {}),
+                        **{k: v for k, v in info.items() if not k.startswith("lift_by_")},
+                        "lift_estimate_classifier": info.get(f"lift_by_{clf_name}"),
                     }
                 )
             mean_bacc = np.mean([r["balanced_accuracy"] for r in rows[-len(CLASSIFIERS) :]])
@@ -497,7 +500,39 @@ def _lift_sections(table: pd.DataFrame) -> list[str]:
         f"Signs agree on {by_set['signs_of_means_agree'].mean():.0%} of the datasets (their means) and on "
         f"{est['agree'].mean():.0%} of the {len(est)} fits.",
     ]
-    return out
+    return out + _per_classifier_section(table)
+
+
+def _per_classifier_section(table: pd.DataFrame) -> list[str]:
+    """The estimate per classifier against each classifier's measured lift (datasets' means)."""
+    if table.get("lift_estimate_classifier") is None or table["lift_estimate_classifier"].isna().all():
+        return []
+    key = ["dataset", "n", "seed", "classifier"]
+    real = table[table["method"] == "real"].set_index(key)["balanced_accuracy"]
+    gan = table[table["method"] == "gantools"].set_index(key)
+    gan = gan.assign(measured=gan["balanced_accuracy"] - real.reindex(gan.index))
+    means = gan.groupby(["dataset", "classifier"])[["lift_estimate_classifier", "measured"]].mean()
+    means["agree"] = np.sign(means["lift_estimate_classifier"]) == np.sign(means["measured"])
+    wide = means.unstack("classifier")
+    shown = pd.DataFrame(
+        {
+            f"{c}: estimate / measured": [
+                f"{e:+.3f} / {m:+.3f}" for e, m in zip(wide[("lift_estimate_classifier", c)], wide[("measured", c)])
+            ]
+            for c in wide["measured"].columns
+        },
+        index=wide.index,
+    )
+    agree = means.groupby("classifier")["agree"].agg(["sum", "count"])
+    line = "; ".join(f"{c} {int(r['sum'])} of {int(r['count'])}" for c, r in agree.iterrows())
+    return [
+        "",
+        "## The estimate per classifier against that classifier's measured lift (means over the fits)",
+        "",
+        shown.to_markdown(),
+        "",
+        f"Signs of the datasets' means agree: {line}.",
+    ]
 
 
 if __name__ == "__main__":
