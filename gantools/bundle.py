@@ -21,6 +21,7 @@ from gantools.errors import GantoolsError, ModelNotFoundError
 from gantools.output import give_usual_mode
 
 FORMAT = "gantools-tabular"
+IMAGE_FORMAT = "gantools-image"
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -28,14 +29,19 @@ PREPROCESSOR_FILE = "preprocessor.json"
 
 
 def write_bundle(
-    path: str | Path, config: dict[str, Any], preprocessor: dict[str, Any], tensors: dict[str, torch.Tensor]
+    path: str | Path,
+    config: dict[str, Any],
+    preprocessor: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    fmt: str = FORMAT,
 ) -> Path:
-    """Write the three files of a model folder atomically (replacing an existing model there)."""
+    """Write the three files of a model folder atomically (replacing an existing model there); ``fmt``: the
+    model's kind (``FORMAT`` tables, ``IMAGE_FORMAT`` images)."""
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise GantoolsError(f"model path '{target}' is a file; give a folder")
     target.parent.mkdir(parents=True, exist_ok=True)
-    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "gantools_version": __version__, **config}
+    config = {"format": fmt, "format_version": FORMAT_VERSION, "gantools_version": __version__, **config}
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=_json_default))
@@ -56,8 +62,16 @@ def write_bundle(
     return target
 
 
-def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
-    """Read and check a model folder; every problem is one clear line."""
+def model_format(path: str | Path) -> str | None:
+    """The kind of model in a folder (``FORMAT`` or ``IMAGE_FORMAT``); None when it holds no readable model."""
+    try:
+        return json.loads((Path(path) / CONFIG_FILE).read_text()).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def read_bundle(path: str | Path, fmt: str = FORMAT) -> tuple[dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
+    """Read and check a model folder of kind ``fmt``; every problem is one clear line."""
     folder = Path(path)
     if not (folder / CONFIG_FILE).exists():
         raise ModelNotFoundError(f"no model in '{folder}'; run `gantools train DATA` first (or pass --model DIR)")
@@ -70,8 +84,12 @@ def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[
         ) from None
     except json.JSONDecodeError as exc:
         raise GantoolsError(f"model in '{folder}' is damaged ({exc.msg}); train again") from None
-    if config.get("format") != FORMAT:
-        raise GantoolsError(f"'{folder}' is not a gantools tabular model")
+    if config.get("format") != fmt:
+        kind = "image" if fmt == IMAGE_FORMAT else "tabular"
+        found = {FORMAT: "a tabular model", IMAGE_FORMAT: "an image model"}.get(
+            config.get("format"), "no gantools model"
+        )
+        raise GantoolsError(f"'{folder}' holds {found}, not a gantools {kind} model")
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise GantoolsError(
             f"model in '{folder}' was written by gantools {config.get('gantools_version')} (format "

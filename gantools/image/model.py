@@ -1,0 +1,394 @@
+"""ImageGAN: a conditional image GAN per dataset, for augmentation and anomaly scoring.
+
+Images live on the device as one uint8 tensor and are scaled to [-1, 1] in the step. The GAN trains with
+hinge loss, spectral norm in D, an EMA copy of G and DiffAugment on both of D's inputs; then an encoder E is
+trained with G and D frozen (as for tables: reconstruction of real and generated images plus D's feature
+residual). The score of an image is calibrated with the tabular model's ``ScoreCalibration`` on held-out
+images: reconstruction error |x − G(E(x))|² per channel and D's feature residual, each standardised, summed;
+the threshold is a quantile of the held-out scores.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from gantools.bundle import IMAGE_FORMAT, read_bundle, write_bundle
+from gantools.errors import GantoolsError
+from gantools.image.io import RESOLUTIONS, ImageSet
+from gantools.image.networks import ImageDiscriminator, ImageEncoder, ImageGenerator, diff_augment
+from gantools.scoring import RawParts, ScoreCalibration
+from gantools.training.device import resolve_device
+from gantools.training.trainer import ClassBalancedSampler
+
+ProgressFn = Callable[[str, int, int, dict[str, float]], None]
+MIN_IMAGES_PER_CLASS = 2
+SCORE_BATCH = 512
+
+
+@dataclass
+class ImageConfig:
+    """Training settings of an image model (all recorded in the model)."""
+
+    steps: int = 3000  # GAN steps (batches of D then G)
+    encoder_steps: int = 1000
+    batch_size: int = 64
+    latent_dim: int = 64
+    width: int = 32  # channels of G's last and D's first conv (doubling with depth)
+    lr: float = 2e-4
+    ema_decay: float = 0.999
+    holdout_fraction: float = 0.1  # held-out images that calibrate the score
+    seed: int = 0
+    device: str = "auto"
+
+    def validate(self) -> None:
+        for name in ("steps", "encoder_steps", "batch_size", "latent_dim", "width"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (0 if name.endswith("steps") else 1):
+                raise GantoolsError(
+                    f"{name} must be a whole number ≥ {0 if name.endswith('steps') else 1}, not {value}"
+                )
+        if not 0 < self.holdout_fraction < 0.5:
+            raise GantoolsError(f"holdout_fraction must be in (0, 0.5), not {self.holdout_fraction}")
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1]."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255]."""
+    return ((x.clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+
+
+class ImageGAN:
+    """A conditional GAN for a folder of images (``gantools.image.io.read_images``)."""
+
+    def __init__(self, config: ImageConfig | None = None, verbose: bool = False) -> None:
+        self.config = config or ImageConfig()
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: ImageSet, progress: ProgressFn | None = None) -> ImageGAN:
+        """Train G, D, E on ``data`` (minus a held-out share per class) and calibrate the score."""
+        config = self.config
+        config.validate()
+        counts = np.bincount(data.labels[data.labels >= 0], minlength=len(data.classes))
+        for name, count in zip(data.classes, counts):
+            if count < MIN_IMAGES_PER_CLASS:
+                raise GantoolsError(
+                    f"class '{name}' has {count} image(s); at least {MIN_IMAGES_PER_CLASS} are needed to train"
+                )
+        if data.images.shape[-1] not in RESOLUTIONS:
+            raise GantoolsError(f"images must be {RESOLUTIONS} pixels square, not {tuple(data.images.shape[-2:])}")
+        self.device_ = resolve_device(config.device)
+        self.classes_ = list(data.classes)
+        self.channels_, self.resolution_ = int(data.images.shape[1]), int(data.images.shape[-1])
+        self.class_counts_ = counts.tolist()
+        torch.manual_seed(config.seed)
+        train_idx, hold_idx = _stratified_split(data.labels, config.holdout_fraction, config.seed)
+        images = data.images.to(self.device_)
+        labels = torch.as_tensor(data.labels, device=self.device_)
+        self._build()
+        started = time.perf_counter()
+        history = self._train_gan(images[train_idx], labels[train_idx], progress)
+        history.update(self._train_encoder(images[train_idx], labels[train_idx], progress))
+        history["fit_seconds"] = time.perf_counter() - started
+        history["train_images"], history["holdout_images"] = len(train_idx), len(hold_idx)
+        self.history_ = history
+        self._calibrate(images[hold_idx], labels[hold_idx])
+        return self
+
+    def _build(self) -> None:
+        c, k = self.config, len(self.classes_)
+        args = (k, self.channels_, self.resolution_, c.width)
+        self.generator_ = ImageGenerator(c.latent_dim, *args).to(self.device_)
+        self.generator_ema_ = copy.deepcopy(self.generator_).requires_grad_(False)
+        self.discriminator_ = ImageDiscriminator(*args).to(self.device_)
+        self.encoder_ = ImageEncoder(c.latent_dim, *args).to(self.device_)
+
+    def _train_gan(self, images: torch.Tensor, labels: torch.Tensor, progress: ProgressFn | None) -> dict:
+        c = self.config
+        g, d, g_ema = self.generator_, self.discriminator_, self.generator_ema_
+        g.train(), d.train()
+        opt_g = torch.optim.Adam(g.parameters(), c.lr, betas=(0.0, 0.99))
+        opt_d = torch.optim.Adam(d.parameters(), c.lr, betas=(0.0, 0.99))
+        rng = torch.Generator(device=self.device_).manual_seed(c.seed)
+        sampler = ClassBalancedSampler(labels, len(self.classes_), rng)
+        batch = min(c.batch_size, max(len(images), 8))
+        colour = self.channels_ == 3
+        tick = max(1, c.steps // 100)
+        loss_d = loss_g = torch.zeros(())
+        started, step = time.perf_counter(), 0
+        try:
+            for step in range(1, c.steps + 1):
+                rows, classes = sampler(batch)
+                real = to_unit(images[rows])
+                z = torch.randn(batch, c.latent_dim, device=self.device_, generator=rng)
+                fake = g(z, classes)
+                both = diff_augment(torch.cat([real, fake.detach()]), rng, colour)
+                scores, _ = d(both, torch.cat([classes, classes]))
+                loss_d = F.relu(1.0 - scores[:batch]).mean() + F.relu(1.0 + scores[batch:]).mean()
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                score_fake, _ = d(diff_augment(fake, rng, colour), classes)
+                loss_g = -score_fake.mean()
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+                decay = c.ema_decay if step > 100 else 0.0
+                with torch.no_grad():
+                    for p_ema, p in zip(g_ema.parameters(), g.parameters()):
+                        p_ema.lerp_(p, 1.0 - decay)
+                    for b_ema, b in zip(g_ema.buffers(), g.buffers()):
+                        b_ema.copy_(b)
+                if progress and (step % tick == 0 or step in (1, c.steps)):
+                    progress("gan", step, c.steps, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
+        except KeyboardInterrupt:
+            step -= 1
+        g_ema.eval()
+        return {
+            "gan_steps": step,
+            "gan_seconds": time.perf_counter() - started,
+            "final_loss_d": float(loss_d.detach()),
+            "final_loss_g": float(loss_g.detach()),
+        }
+
+    def _train_encoder(self, images: torch.Tensor, labels: torch.Tensor, progress: ProgressFn | None) -> dict:
+        c = self.config
+        g, d, e = self.generator_ema_, self.discriminator_, self.encoder_
+        g.eval(), d.eval(), e.train()
+        d.requires_grad_(False)
+        opt = torch.optim.Adam(e.parameters(), 1e-3, betas=(0.9, 0.99))
+        rng = torch.Generator(device=self.device_).manual_seed(c.seed + 1)
+        sampler = ClassBalancedSampler(labels, len(self.classes_), rng)
+        batch = min(c.batch_size, max(len(images), 8))
+        tick = max(1, c.encoder_steps // 100)
+        loss = torch.zeros(())
+        started, step = time.perf_counter(), 0
+        try:
+            for step in range(1, c.encoder_steps + 1):
+                rows, classes = sampler(batch)
+                real = to_unit(images[rows])
+                z = torch.randn(batch, c.latent_dim, device=self.device_, generator=rng)
+                with torch.no_grad():
+                    generated = g(z, classes)
+                both = torch.cat([real, generated])
+                both_classes = torch.cat([classes, classes])
+                z_hat = e(both, both_classes)
+                recon = g(z_hat, both_classes)
+                _, f_recon = d(recon[:batch], classes)
+                _, f_real = d(real, classes)
+                loss = (
+                    F.mse_loss(recon, both)
+                    + F.mse_loss(f_recon, f_real.detach()) / max(float(f_real.detach().var()), 1e-6)
+                    + 0.1 * F.mse_loss(z_hat[batch:], z)
+                )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                for group in opt.param_groups:  # cosine decay
+                    group["lr"] = 1e-3 * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / max(c.encoder_steps, 1)))
+                opt.step()
+                if progress and (step % tick == 0 or step in (1, c.encoder_steps)):
+                    progress("encoder", step, c.encoder_steps, {"loss": loss.item()})
+        except KeyboardInterrupt:
+            step -= 1
+        d.requires_grad_(True)
+        e.eval()
+        return {
+            "encoder_steps": step,
+            "encoder_seconds": time.perf_counter() - started,
+            "final_loss_e": float(loss.detach()),
+        }
+
+    # ------------------------------------------------------------------ scoring
+    @torch.no_grad()
+    def _raw_parts(self, images: torch.Tensor, classes: torch.Tensor) -> tuple[RawParts, torch.Tensor]:
+        """Raw parts of each image against one class each, and the reconstructions (uint8)."""
+        per_channel, feature, critic, recons = [], [], [], []
+        g, d, e = self.generator_ema_, self.discriminator_, self.encoder_
+        for start in range(0, len(images), SCORE_BATCH):
+            x = to_unit(images[start : start + SCORE_BATCH].to(self.device_))
+            y = classes[start : start + SCORE_BATCH].to(self.device_)
+            x_hat = g(e(x, y), y)
+            s_real, f_real = d(x, y)
+            _, f_hat = d(x_hat, y)
+            per_channel.append((x - x_hat).square().mean(dim=(2, 3)).cpu())
+            feature.append((f_real - f_hat).square().mean(dim=1).cpu())
+            critic.append(s_real.cpu())
+            recons.append(to_uint8(x_hat).cpu())
+        parts = RawParts(
+            torch.cat(per_channel).double().numpy(),
+            torch.cat(feature).double().numpy(),
+            torch.cat(critic).double().numpy(),
+        )
+        return parts, torch.cat(recons)
+
+    def _calibrate(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        parts, _ = self._raw_parts(images, labels)
+        self.calibration_ = ScoreCalibration.fit(parts, (0.5, 0.5, 0.0))
+        own = self.calibration_.standardise(parts)[0]
+        best = self._best_class_scores(images)[0]
+        self.calibration_.holdout_scores = best.tolist()
+        self.calibration_.holdout_scores_by_class = {
+            name: own[labels.cpu().numpy() == k].tolist() for k, name in enumerate(self.classes_)
+        }
+
+    def _best_class_scores(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Per image: the lowest score over the classes, that class, and every class's standardised parts."""
+        scores, parts_by_class = [], []
+        for k in range(len(self.classes_)):
+            parts, _ = self._raw_parts(images, torch.full((len(images),), k, dtype=torch.long))
+            total, rec, disc, _ = self.calibration_.standardise(parts)
+            scores.append(total)
+            parts_by_class.append(np.stack([rec, disc, parts.critic], axis=1))
+        matrix = np.stack(scores, axis=1)
+        best = matrix.argmin(axis=1)
+        return matrix[np.arange(len(images)), best], best, parts_by_class
+
+    def score(self, data: ImageSet, fpr: float = 0.05, normal_class: str | None = None) -> pd.DataFrame:
+        """One row per image: ``source``, ``score`` (higher = more anomalous), its parts, ``class``,
+        ``is_anomaly`` at the threshold that flags about ``fpr`` of held-out normal images."""
+        self._check_fitted()
+        if not 0 < fpr < 1:
+            raise GantoolsError(f"fpr must be in (0, 1), not {fpr}")
+        images = data.images
+        expected = (self.channels_, self.resolution_, self.resolution_)
+        if tuple(images.shape[1:]) != expected:
+            raise GantoolsError(f"images are {tuple(images.shape[1:])}; the model reads {expected}")
+        if normal_class is not None:
+            if normal_class not in self.classes_:
+                raise GantoolsError(f"class '{normal_class}' is not one of the model's: {', '.join(self.classes_)}")
+            k = self.classes_.index(normal_class)
+            parts, _ = self._raw_parts(images, torch.full((len(images),), k, dtype=torch.long))
+            total, rec, disc, _ = self.calibration_.standardise(parts)
+            best = np.full(len(images), k)
+            critic = parts.critic
+            threshold = self.calibration_.threshold(fpr, normal_class)
+        else:
+            total, best, by_class = self._best_class_scores(images)
+            chosen = np.stack([by_class[c][i] for i, c in enumerate(best)]) if len(best) else np.zeros((0, 3))
+            rec, disc, critic = chosen[:, 0], chosen[:, 1], chosen[:, 2]
+            threshold = self.calibration_.threshold(fpr)
+        return pd.DataFrame(
+            {
+                "source": data.sources,
+                "score": total,
+                "reconstruction": rec,
+                "discriminator": disc,
+                "critic": critic,
+                "class": [self.classes_[c] for c in best],
+                "is_anomaly": total > threshold,
+            }
+        )
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """G(E(x, y), y) as uint8 images."""
+        self._check_fitted()
+        return self._raw_parts(images, classes)[1]
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def sample(
+        self, n: int, classes: list[str] | None = None, seed: int | None = None
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """``n`` generated images (uint8, (n, C, R, R)) and their class indices, the classes taking turns
+        (``classes``: only these)."""
+        self._check_fitted()
+        if n < 0:
+            raise GantoolsError(f"n must be ≥ 0, not {n}")
+        chosen = list(range(len(self.classes_)))
+        if classes is not None:
+            unknown = [c for c in classes if c not in self.classes_]
+            if unknown:
+                raise GantoolsError(f"unknown class '{unknown[0]}'; the model's classes: {', '.join(self.classes_)}")
+            chosen = [self.classes_.index(c) for c in classes]
+        labels = torch.tensor([chosen[i % len(chosen)] for i in range(n)], dtype=torch.long)
+        rng = torch.Generator(device=self.device_).manual_seed(self.config.seed + 7 if seed is None else seed)
+        out = []
+        for start in range(0, n, SCORE_BATCH):
+            y = labels[start : start + SCORE_BATCH].to(self.device_)
+            z = torch.randn(len(y), self.config.latent_dim, device=self.device_, generator=rng)
+            out.append(to_uint8(self.generator_ema_(z, y)).cpu())
+        shape = (0, self.channels_, self.resolution_, self.resolution_)
+        return (torch.cat(out) if out else torch.zeros(shape, dtype=torch.uint8)), labels.numpy()
+
+    def sample_dataset(self, n: int, seed: int | None = None) -> torch.utils.data.TensorDataset:
+        """``n`` generated images as a dataset of (float image in [0, 1], class index) pairs."""
+        images, labels = self.sample(n, seed=seed)
+        return torch.utils.data.TensorDataset(images.float() / 255.0, torch.as_tensor(labels))
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | Path) -> Path:
+        self._check_fitted()
+        tensors = {}
+        for name, net in (
+            ("generator", self.generator_ema_),
+            ("discriminator", self.discriminator_),
+            ("encoder", self.encoder_),
+        ):
+            tensors.update({f"{name}.{k}": v for k, v in net.state_dict().items()})
+        config = {
+            "modality": "image",
+            "train_config": asdict(self.config),
+            "classes": self.classes_,
+            "class_counts": self.class_counts_,
+            "history": self.history_,
+            "calibration": self.calibration_.to_dict(),
+        }
+        codec = {"resolution": self.resolution_, "channels": self.channels_}
+        return write_bundle(path, config, codec, tensors, IMAGE_FORMAT)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> ImageGAN:
+        config, codec, tensors = read_bundle(path, IMAGE_FORMAT)
+        model = cls(ImageConfig(**{**config["train_config"], "device": device}))
+        model.device_ = resolve_device(device)
+        model.classes_ = [str(c) for c in config["classes"]]
+        model.class_counts_ = list(config["class_counts"])
+        model.resolution_, model.channels_ = int(codec["resolution"]), int(codec["channels"])
+        if model.resolution_ not in RESOLUTIONS or model.channels_ not in (1, 3):
+            raise GantoolsError(f"model in '{path}' has an unsupported image size; train again")
+        model.history_ = config["history"]
+        model.calibration_ = ScoreCalibration.from_dict(config["calibration"])
+        model._build()
+        for name, net in (
+            ("generator", model.generator_ema_),
+            ("discriminator", model.discriminator_),
+            ("encoder", model.encoder_),
+        ):
+            state = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
+            try:
+                net.load_state_dict(state)
+            except RuntimeError:
+                raise GantoolsError(f"model weights in '{path}' do not fit its networks; train again") from None
+            net.eval()
+        return model
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "calibration_"):
+            raise GantoolsError("this ImageGAN is not fitted yet; call fit first")
+
+
+def _stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, held-out) indices: about ``fraction`` of each class held out, at least 1, and 1 kept."""
+    rng = np.random.default_rng(seed)
+    train, hold = [], []
+    for c in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        k = min(max(1, round(fraction * len(rows))), len(rows) - 1)
+        hold.append(rows[:k])
+        train.append(rows[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(hold))

@@ -1,0 +1,95 @@
+"""Writing images: PNG files in class folders and sample grids, each folder or file written atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gantools.errors import GantoolsError
+
+
+def _pil(image: torch.Tensor):
+    from PIL import Image
+
+    array = image.permute(1, 2, 0).numpy()
+    return Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
+
+
+def save_png(image: torch.Tensor, path: str | Path) -> Path:
+    """One uint8 (C, H, W) image as a PNG, written to a temporary file renamed into place."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
+    os.close(handle)
+    try:
+        _pil(image).save(tmp, format="PNG")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def grid(images: torch.Tensor, columns: int = 10, padding: int = 2) -> torch.Tensor:
+    """uint8 images (N, C, H, W) tiled into one uint8 image, ``columns`` per row."""
+    if len(images) == 0:
+        raise GantoolsError("no images to put in a grid")
+    n, c, h, w = images.shape
+    columns = min(columns, n)
+    rows = -(-n // columns)
+    out = torch.full((c, padding + rows * (h + padding), padding + columns * (w + padding)), 255, dtype=torch.uint8)
+    for i in range(n):
+        top, left = padding + (i // columns) * (h + padding), padding + (i % columns) * (w + padding)
+        out[:, top : top + h, left : left + w] = images[i]
+    return out
+
+
+def write_image_folder(
+    images: torch.Tensor, labels: np.ndarray, classes: list[str], out: str | Path, grid_per_class: int = 100
+) -> tuple[Path, dict[str, int]]:
+    """``out/<class>/<index>.png`` for every image and ``out/grid_<class>.png`` (its first images), written to a
+    temporary sibling folder that replaces ``out`` in one rename. Returns the folder and images per class."""
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise GantoolsError(f"'{target}' is a file; give a folder for the images (e.g. --out synthetic/)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as exc:
+        raise GantoolsError(f"cannot write to '{target}' ({exc.strerror}); choose another --out") from None
+    counts: dict[str, int] = {}
+    try:
+        for k, name in enumerate(classes):
+            rows = np.flatnonzero(labels == k)
+            if len(rows) == 0:
+                continue
+            folder = tmp / _safe(name)
+            folder.mkdir()
+            digits = len(str(len(rows)))
+            for i, row in enumerate(rows):
+                _pil(images[row]).save(folder / f"{i:0{digits}d}.png", format="PNG")
+            _pil(grid(images[rows[:grid_per_class]])).save(tmp / f"grid_{_safe(name)}.png", format="PNG")
+            counts[name] = len(rows)
+        os.chmod(tmp, 0o755)
+        if target.exists():
+            old = target.parent / f".{target.name}.old-{os.getpid()}"
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target, counts
+
+
+def _safe(name: str) -> str:
+    """A class name as a folder name (path separators and leading dots replaced)."""
+    cleaned = "".join("_" if ch in '/\\:*?"<>|' else ch for ch in str(name)).lstrip(".")
+    return cleaned or "_"
