@@ -7,7 +7,6 @@ a half-written model. Loading never unpickles: JSON and safetensors only, with c
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from gantools._version import __version__
 from gantools.errors import GantoolsError, ModelNotFoundError
-from gantools.output import give_usual_mode
+from gantools.output import give_usual_mode, replace_folder
 
 FORMAT = "gantools-tabular"
 IMAGE_FORMAT = "gantools-image"
@@ -49,13 +48,7 @@ def write_bundle(
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
         for made in (tmp, tmp / WEIGHTS_FILE):  # mkdtemp and safetensors make them private to the user
             give_usual_mode(made)
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        replace_folder(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

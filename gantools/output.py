@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +35,17 @@ def give_usual_mode(path: Path) -> None:
     """Give a file or folder made private by ``tempfile`` (mode 0600 / 0700) the mode a plain ``open`` or
     ``mkdir`` would have given it under the user's umask, before it is renamed into place."""
     os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~current_umask())
+
+
+def replace_folder(tmp: Path, target: Path) -> None:
+    """Put the finished folder ``tmp`` at ``target`` (a sibling), replacing what is there in one rename."""
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
 
 
 def check_output_path(path: str | Path) -> Path:

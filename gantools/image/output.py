@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from gantools.errors import GantoolsError
+from gantools.output import give_usual_mode, replace_folder
 
 
 def _pil(image: torch.Tensor):
@@ -75,14 +76,8 @@ def write_image_folder(
                 _pil(images[row]).save(folder / f"{i:0{digits}d}.png", format="PNG")
             _pil(grid(images[rows[:grid_per_class]])).save(tmp / f"grid_{_safe(name)}.png", format="PNG")
             counts[name] = len(rows)
-        os.chmod(tmp, 0o755)
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        give_usual_mode(tmp)  # mkdtemp makes it private to the user
+        replace_folder(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
