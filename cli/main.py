@@ -27,6 +27,8 @@ from gantools.config import (
     TrainConfig,
 )
 from gantools.errors import GantoolsError
+from gantools.image import workflows as image_workflows
+from gantools.image.io import is_image_source
 from gantools.progress import make_progress
 from gantools.settings import DEFAULT_MODEL_DIR
 
@@ -109,9 +111,20 @@ def main(
     """gantools: conditional GANs for tabular augmentation and anomaly scoring."""
 
 
+def _usage(message: str) -> None:
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(help="Training data: a CSV or Parquet file.")],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Training data: a CSV or Parquet file; or a folder of images (one sub-folder per class, or a flat "
+            "folder for one class) or of MNIST IDX files."
+        ),
+    ],
     label: Annotated[
         str | None, typer.Option("--label", help="Class column; without it the data is one class.")
     ] = None,
@@ -130,15 +143,20 @@ def train(
         typer.Option(
             "--batch-size",
             help="Rows per training step (default: 256 with --label; without, 128 on tables of up to 10 encoded "
-            "columns and under 2,000 training rows, 256 otherwise).",
+            "columns and under 2,000 training rows, 256 otherwise; images: 64).",
             show_default=False,
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     device: DeviceOpt = "auto",
     holdout: Annotated[
-        float, typer.Option("--holdout", help="Share of rows held out for validation and calibration.")
-    ] = 0.2,
+        float | None,
+        typer.Option(
+            "--holdout",
+            help="Share of rows held out for validation and calibration (default: 0.2; images: 0.1).",
+            show_default=False,
+        ),
+    ] = None,
     kind: Annotated[
         list[str] | None,
         typer.Option("--kind", help="Override a column kind: COLUMN=numeric|integer|categorical|boolean (repeatable)."),
@@ -164,21 +182,34 @@ def train(
             show_default=False,
         ),
     ] = None,
+    download: Annotated[
+        bool,
+        typer.Option("--download", help="Download MNIST into the folder DATA first (torchvision; needs a connection)."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Fit one conditional GAN (+ encoder) to DATA and write the model folder."""
+    # SIGTERM (a scheduler stopping the job) ends training like Ctrl+C: what was learned is saved.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    if download or is_image_source(data):
+        tabular_only = {"--label": label, "--kind": kind, "--anomalies": anomalies, "--generators": generators}
+        given = [name for name, value in tabular_only.items() if value] + (["--refit"] if refit else [])
+        if given:
+            _usage(f"{', '.join(given)} apply to tables; an image folder's classes are its sub-folders")
+        fitted = _run(image_workflows.train_images, data, model, epochs, batch_size, seed, device, holdout,
+                      not quiet, download)  # fmt: skip
+        _print_image_training(fitted, model)
+        return
     config = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,
         seed=seed,
         device=device,
-        holdout=holdout,
+        holdout=0.2 if holdout is None else holdout,
         refit=refit,
         density_generators="auto" if generators is None else generators,
     )
     _run(config.validate, TRAIN_OPTION_NAMES)
-    # SIGTERM (a scheduler stopping the job) ends training like Ctrl+C: what was learned is saved.
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     fitted = _run(workflows.train, data, label, model, config, _parse_kinds(kind or []), not quiet, anomalies)
     hist, val = fitted.history_, fitted.validation_
     table = Table(title=f"Model written to {model}/", show_header=False)
@@ -215,16 +246,40 @@ def train(
     out_console.print(table)
 
 
+def _print_image_training(fitted, model: Path) -> None:
+    hist = fitted.history_
+    table = Table(title=f"Model written to {model}/", show_header=False)
+    table.add_row("images (train / held out)", f"{hist['train_images']} / {hist['holdout_images']}")
+    table.add_row("image size", f"{fitted.resolution_} x {fitted.resolution_}, {fitted.channels_} channel(s)")
+    table.add_row("classes", ", ".join(f"{c} ({n})" for c, n in zip(fitted.classes_, fitted.class_counts_)))
+    table.add_row("GAN steps / encoder steps", f"{hist['gan_steps']} / {hist['encoder_steps']}")
+    table.add_row(
+        "training time",
+        f"{hist['fit_seconds']:.1f} s on {hist['device']} ({hist['gan_images_per_second']:.0f} images/s)",
+    )
+    if hist.get("interrupted"):
+        table.add_row("[yellow]note", "[yellow]training was interrupted; the model holds what was learned so far")
+    out_console.print(table)
+
+
 @app.command()
 def augment(
-    n: Annotated[int, typer.Option("--n", help="Number of synthetic rows.")] = 5000,
+    n: Annotated[int, typer.Option("--n", help="Number of synthetic rows (or images).")] = 5000,
     class_mix: Annotated[
         str, typer.Option("--class-mix", help="original, balanced, or LABEL=FRACTION,... e.g. 0=0.3,1=0.7")
     ] = "original",
     seed: Annotated[
         int | None, typer.Option("--seed", help="Random seed (default: random)", show_default=False)
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")] = Path("synthetic.csv"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Output file (.csv or .parquet; default synthetic.csv); an image model writes PNGs in class "
+            "folders and a grid per class to a folder (default synthetic/).",
+            show_default=False,
+        ),
+    ] = None,
     model: ModelOpt = DEFAULT_MODEL_DIR,
     device: DeviceOpt = "auto",
     train: Annotated[
@@ -232,15 +287,16 @@ def augment(
         typer.Option("--train", help="The training data: check the rows for exact and near copies of it."),
     ] = None,
 ) -> None:
-    """Write N labeled synthetic rows, in the training columns' order, dtypes and ranges."""
+    """Write N labeled synthetic rows, in the training columns' order, dtypes and ranges (or N images)."""
     path, summary, copies, advice = _run(workflows.augment, model, n, class_mix, seed, out, device, train)
     if advice is not None and not advice.advised:
         err_console.print(
             f"[yellow]warning:[/yellow] {advice.summary()}; the rows were written as asked", highlight=False
         )
-    table = Table(title=f"Wrote {int(summary['rows'].sum())} rows to {path}")
+    unit = "images" if path.is_dir() else "rows"
+    table = Table(title=f"Wrote {int(summary['rows'].sum())} {unit} to {path}")
     table.add_column("class")
-    table.add_column("rows", justify="right")
+    table.add_column(unit, justify="right")
     for row in summary.itertuples():
         table.add_row(str(row[1]), str(row[2]))
     if copies is not None:
@@ -260,7 +316,12 @@ def augment(
 
 @app.command()
 def score(
-    inputs: Annotated[list[Path], typer.Argument(help="CSV/Parquet files or folders (searched recursively).")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="CSV/Parquet files or folders (searched recursively); image files or folders for an image model."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")] = Path("scores.csv"),
     fpr: FprOpt = 0.01,
     normal_class: Annotated[
@@ -274,13 +335,21 @@ def score(
     explain: Annotated[
         int, typer.Option("--explain", help="Add the K columns that contribute most to each score.")
     ] = 0,
+    heatmaps: Annotated[
+        Path | None,
+        typer.Option(
+            "--heatmaps",
+            help="Image models: write image | reconstruction | residual overlay PNGs to this folder.",
+            show_default=False,
+        ),
+    ] = None,
     fail_on_anomaly: Annotated[
         bool, typer.Option("--fail-on-anomaly", help="Exit with code 3 when any row is flagged (for pipelines).")
     ] = False,
     model: ModelOpt = DEFAULT_MODEL_DIR,
     device: DeviceOpt = "auto",
 ) -> None:
-    """Score every row of every file: score, its parts, class, is_anomaly -> one output row per input row."""
+    """Score every row of every file (or every image): score, its parts, class, is_anomaly -> one output row each."""
     with make_progress(err_console, transient=True) as progress:
         task = progress.add_task("Scoring", total=None, info="")
 
@@ -288,7 +357,16 @@ def score(
             progress.update(task, advance=rows, info=Path(source).name)
 
         report, error = _call(
-            workflows.score, inputs, model, out, fpr, normal_class, explain, device=device, on_chunk=on_chunk
+            workflows.score,
+            inputs,
+            model,
+            out,
+            fpr,
+            normal_class,
+            explain,
+            device=device,
+            on_chunk=on_chunk,
+            heatmaps=heatmaps,
         )
     if error is not None:
         _fail(error)
@@ -307,7 +385,16 @@ def score(
         f"threshold {report.threshold:.2f} (fpr {fpr})",
     )
     out_console.print(table)
+    if heatmaps is not None and report.files:
+        out_console.print(f"Heatmaps written to {heatmaps}/", highlight=False, soft_wrap=True)
     for f in report.files:
+        if f.get("skipped"):
+            file, why = f["skipped_first"]
+            err_console.print(
+                f"[yellow]Note:[/] {f['file']}: skipped {f['skipped']} unreadable file(s) (first: {file}: {why})",
+                highlight=False,
+                soft_wrap=True,
+            )
         if f.get("unseen_classes"):
             values = ", ".join(f"'{v}' ({n} rows)" for v, n in sorted(f["unseen_classes"].items()))
             err_console.print(
@@ -334,6 +421,9 @@ def info(
     details = _run(workflows.info, model)
     if as_json:
         out_console.print_json(json.dumps(details, default=str))
+        return
+    if details.get("modality") == "image":
+        _print_image_info(details, model)
         return
     cols = Table(title=f"Model {model}/ — columns")
     for name in ("column", "kind", "dtype", "missing values"):
@@ -388,10 +478,30 @@ def info(
     out_console.print(summary)
 
 
+def _print_image_info(details: dict, model: Path) -> None:
+    hist = details["history"]
+    table = Table(show_header=False, title=f"Image model {model}/")
+    table.add_row("classes", ", ".join(f"{c} ({n})" for c, n in zip(details["classes"], details["class_counts"])))
+    table.add_row("image size", f"{details['resolution']} x {details['resolution']}, {details['channels']} channel(s)")
+    table.add_row("settings", ", ".join(f"{k}={v}" for k, v in details["settings"].items()))
+    table.add_row("images (train / held out)", f"{hist['train_images']} / {hist['holdout_images']}")
+    table.add_row(
+        "training",
+        f"{hist['gan_steps']} GAN + {hist['encoder_steps']} encoder steps, {hist['fit_seconds']:.1f} s on "
+        f"{hist.get('device', '?')}",
+    )
+    table.add_row("threshold at fpr 0.01", f"{details['threshold_fpr_0.01']:.3f}")
+    out_console.print(table)
+
+
 @app.command()
 def evaluate(
     data: Annotated[
-        Path, typer.Argument(help="Real rows the model has not seen: a CSV/Parquet file, or a folder of them.")
+        Path,
+        typer.Argument(
+            help="Real rows the model has not seen: a CSV/Parquet file, or a folder of them; for an image model, "
+            "a folder of held-out images (one sub-folder per class) or MNIST IDX files."
+        ),
     ],
     train: Annotated[
         Path | None,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from gantools.bundle import IMAGE_FORMAT, model_format
 from gantools.config import TrainConfig
 from gantools.data.io import find_tables, iter_table_chunks, read_table
 from gantools.errors import GantoolsError
@@ -67,16 +68,26 @@ def augment(
     n: int = 5000,
     class_mix: str | Mapping[Any, float] = "original",
     seed: int | None = None,
-    out: str | Path = "synthetic.csv",
+    out: str | Path | None = None,
     device: str = "auto",
     train: str | Path | pd.DataFrame | None = None,
 ) -> tuple[Path, pd.DataFrame, dict[str, Any] | None, AugmentationAdvice | None]:
-    """Write ``n`` labeled synthetic rows to ``out``; return the path, the rows per class, the copies and the
-    model's lift estimate (``gantools.lift``; None for one class or models saved before it).
+    """Write ``n`` labeled synthetic rows to ``out`` (default synthetic.csv); return the path, the rows per
+    class, the copies and the model's lift estimate (``gantools.lift``; None for one class or models saved
+    before it). An image model writes PNGs to the folder ``out`` (default synthetic/; see
+    ``gantools.image.workflows.augment_images``).
 
     ``train`` (the model's training data): the synthetic rows are checked against it for exact and near
     copies of training rows (``find_copies``' figures as a dict; None without ``train``).
     """
+    if is_image_model(model_dir):
+        if train is not None:
+            raise GantoolsError("--train (the check for copies of training rows) applies to tabular models")
+        from gantools.image.workflows import augment_images
+
+        folder, summary = augment_images(model_dir, n, class_mix, seed, out or "synthetic", device)
+        return folder, summary, None, None
+    out = out or "synthetic.csv"
     check_output_path(out)
     model = TabularGAN.load(model_dir, device)
     train_frame = None
@@ -128,6 +139,7 @@ def score(
     chunk_rows: int = 100_000,
     device: str = "auto",
     on_chunk: Callable[[str, int], None] | None = None,
+    heatmaps: str | Path | None = None,
 ) -> ScoreReport:
     """Score every row of every CSV/Parquet file in ``inputs`` (folders searched recursively).
 
@@ -136,8 +148,17 @@ def score(
     named ``<label>_in_file`` when the label's name is one of these columns, e.g. ``class``). Rows whose
     label is a class the model never saw are scored against the known class they fit best and counted per
     file (``unseen_classes``: label value -> rows). Files that cannot be scored are listed in
-    ``report.failed``; the others are still written.
+    ``report.failed``; the others are still written. An image model scores image files and folders instead
+    (``gantools.image.workflows.score_images``; ``heatmaps``: a folder for its residual overlays).
     """
+    if is_image_model(model_dir):
+        from gantools.image.workflows import score_images
+
+        if explain:
+            raise GantoolsError("--explain applies to tabular models; use --heatmaps DIR to see why an image scored")
+        return score_images(inputs, model_dir, out, fpr, normal_class, heatmaps, device, on_chunk)
+    if heatmaps is not None:
+        raise GantoolsError("--heatmaps applies to image models; use --explain K for tables")
     check_output_path(out)
     model = TabularGAN.load(model_dir, device)
     files = find_tables(list(inputs))
@@ -200,6 +221,11 @@ def score(
     return report
 
 
+def is_image_model(model_dir: str | Path) -> bool:
+    """True when ``model_dir`` holds an image model."""
+    return model_format(model_dir) == IMAGE_FORMAT
+
+
 def _label_text(value: str) -> str:
     """A label as text, with numbers written one way ("1", "1.0" and " 1" are the same class)."""
     text = str(value).strip()
@@ -243,6 +269,10 @@ def _typed_header(frame: pd.DataFrame, label_dtype: str | None) -> pd.DataFrame:
 
 def info(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Any]:
     """What a model is: schema, classes, settings, training history, validation figures, calibration."""
+    if is_image_model(model_dir):
+        from gantools.image.workflows import info_images
+
+        return info_images(model_dir)
     model = TabularGAN.load(model_dir, "cpu")
     cfg = model.to_config()
     cal = cfg.pop("calibration")
@@ -299,7 +329,16 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
 ) -> EvaluationReport:
     """Write a quality report of the model against real held-out rows (``data``: CSV/Parquet files or
-    folders, read as one table) to the folder ``out``; return the ``EvaluationReport``."""
+    folders, read as one table) to the folder ``out``; return the ``EvaluationReport``. For an image model,
+    ``data`` is a folder of held-out images (``gantools.image.workflows.evaluate_images``)."""
+    if is_image_model(model_dir):
+        from gantools.image.workflows import evaluate_images
+
+        if train is not None or anomaly_label is not None:
+            raise GantoolsError("--train and --anomaly-label apply to tabular models")
+        if not isinstance(data, (str, Path)):
+            raise GantoolsError("give one folder of held-out images")
+        return evaluate_images(data, model_dir, out, n, seed, device, progress)
     from gantools.evaluation import evaluate_model  # matplotlib loads only when a report is made
 
     paths = find_tables([data] if isinstance(data, (str, Path)) else list(data))

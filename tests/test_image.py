@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -51,17 +52,107 @@ def test_empty_folder_is_one_clear_error(tmp_path: Path):
 
 def test_tiny_model_samples_scores_saves_and_loads(tmp_path: Path, digits):
     model = ImageGAN(TINY).fit(digits)
-    images, labels = model.sample(25, seed=1)
-    assert images.shape == (25, 1, 28, 28) and labels.tolist()[:10] == list(range(10))
+    images, labels = model.sample(25, "balanced", seed=1)
+    assert images.shape == (25, 1, 28, 28) and np.bincount(labels).tolist() == [3] * 5 + [2] * 5
     folder, counts = write_image_folder(images, labels, model.classes_, tmp_path / "synthetic")
     assert sum(counts.values()) == 25 and (folder / "grid_3.png").exists()
     assert read_images(folder).images.shape[0] == 25  # the written PNGs read back (grids at top are one class)
     scores = model.score(digits)
-    assert list(scores.columns) == ["source", "score", "reconstruction", "discriminator", "critic", "class",
-                                    "is_anomaly"]  # fmt: skip
+    assert list(scores.columns) == [
+        "source", "score", "score_reconstruction", "score_discriminator", "class", "is_anomaly"
+    ]  # fmt: skip
     assert np.isfinite(scores["score"]).all()
     model.save(tmp_path / "model")
     loaded = ImageGAN.load(tmp_path / "model", device="cpu")
-    again, _ = loaded.sample(25, seed=1)
+    again, _ = loaded.sample(25, "balanced", seed=1)
     assert torch.equal(again, images)
     assert np.allclose(loaded.score(digits)["score"], scores["score"], atol=1e-5)
+
+
+def test_class_mix_and_dataset(digits):
+    model = ImageGAN(TINY).fit(digits)
+    _, labels = model.sample(40, {"3": 1.0, "7": 3.0}, seed=0)
+    assert np.bincount(labels, minlength=10)[[3, 7]].tolist() == [10, 30] and len(labels) == 40
+    dataset = model.sample_dataset(12, seed=0)
+    image, label = dataset[0]
+    assert image.shape == (1, 28, 28) and 0.0 <= float(image.min()) and float(image.max()) <= 1.0
+    with pytest.raises(GantoolsError, match="unknown class"):
+        model.sample(5, {"cat": 1.0})
+
+
+def test_quality_figures_tell_real_from_noise(digits):
+    """The judging CNN's figures: real images judged against other real images score well, noise badly."""
+    from gantools.image.quality import measure_quality
+
+    more = read_images(digits_path(), limit_per_class=40)
+    half = np.arange(len(more)) % 2 == 0
+    real, other = more.images[half], more.images[~half]
+    good = measure_quality(real, more.labels[half], other, more.labels[~half], more.classes, seed=0)
+    noise = torch.randint(0, 256, other.shape, generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    bad = measure_quality(real, more.labels[half], noise, more.labels[~half], more.classes, seed=0)
+    assert good.classifier_accuracy > 0.6
+    assert good.min_coverage > bad.min_coverage and good.precision > bad.precision
+    assert good.frechet_distance < bad.frechet_distance
+    assert np.mean(list(good.class_consistency.values())) > np.mean(list(bad.class_consistency.values()))
+
+
+def digits_path() -> Path:
+    from gantools.settings import data_dir
+
+    return data_dir() / "mnist"
+
+
+@pytest.fixture(scope="module")
+def digit_folder(tmp_path_factory, shared_data: Path) -> Path:
+    """An ImageFolder tree of real MNIST digits (3 classes of 24 PNGs) and one broken file."""
+    folder = tmp_path_factory.mktemp("digits")
+    data = read_images(shared_data / "mnist", limit_per_class=24)
+    for k in (0, 1, 7):
+        (folder / "train" / str(k)).mkdir(parents=True)
+        for i, row in enumerate(np.flatnonzero(data.labels == k)):
+            Image.fromarray(data.images[row, 0].numpy()).save(folder / "train" / str(k) / f"{i}.png")
+    (folder / "train" / "7" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
+    return folder
+
+
+def test_cli_on_image_folders_end_to_end(digit_folder: Path):
+    from conftest import run_cli
+
+    work = digit_folder
+    result = run_cli("train", "train", "--epochs", "3", "--batch-size", "16", "--quiet", cwd=work, check=True)
+    assert "Model written to gantools-model/" in result.stdout and "28 x 28" in result.stdout
+    info = run_cli("info", "--json", cwd=work, check=True)
+    assert '"modality": "image"' in info.stdout
+
+    augmented = run_cli("augment", "--n", "30", "--class-mix", "balanced", "--seed", "3", cwd=work, check=True)
+    assert "Wrote 30 images to synthetic" in " ".join(augmented.stdout.split())
+    pngs = sorted((work / "synthetic").rglob("*.png"))
+    assert len([p for p in pngs if p.parent.name in ("0", "1", "7")]) == 30
+    assert (work / "synthetic" / "grid_7.png").exists()
+    back = read_images(work / "synthetic")
+    assert back.classes == ["0", "1", "7"] and len(back) == 30  # real PNG files that read back
+
+    scored = run_cli("score", "train", "synthetic/7/00.png", "--heatmaps", "maps", cwd=work, check=True)
+    assert "Heatmaps written to maps" in scored.stdout and "skipped 1 unreadable" in " ".join(scored.stderr.split())
+    scores = pd.read_csv(work / "scores.csv")
+    assert list(scores.columns) == [
+        "source", "score", "score_reconstruction", "score_discriminator", "class", "is_anomaly"
+    ]  # fmt: skip
+    assert len(scores) == 72 + 1 and np.isfinite(scores["score"]).all()
+    assert set(scores["class"].astype(str)) <= {"0", "1", "7"}
+    maps = sorted((work / "maps").glob("*.png"))
+    assert len(maps) == 73
+    with Image.open(maps[0]) as strip:
+        assert strip.size == (3 * 28 + 4, 28) and strip.mode == "RGB"
+
+    report = run_cli("evaluate", "train", "--out", "report", "--quiet", cwd=work, check=True)
+    assert "class-consistency" in report.stdout
+    for name in ("report.md", "report.json", "samples.png", "real.png", "grid_0.png"):
+        assert (work / "report" / name).exists(), name
+
+    wrong = run_cli("train", "train", "--label", "class", cwd=work)
+    assert wrong.returncode == 2 and "--label apply to tables" in wrong.stderr and "Traceback" not in wrong.stderr
+    table_out = run_cli("augment", "--out", "x.csv", cwd=work)
+    assert table_out.returncode == 1 and "image model writes a folder" in table_out.stderr
+    nowhere = run_cli("score", "nowhere", cwd=work)
+    assert nowhere.returncode == 1 and "'nowhere' does not exist" in nowhere.stderr

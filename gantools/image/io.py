@@ -85,6 +85,19 @@ def read_images(
         raise GantoolsError(
             f"'{folder}' holds no image files ({', '.join(IMAGE_SUFFIXES[:4])}, ...); give a folder of images"
         )
+    return read_image_files(files, names, resolution, channels, classes, limit_per_class, where=f"'{folder}'")
+
+
+def read_image_files(
+    files: list[Path],
+    names: list[str],
+    resolution: int | None = None,
+    channels: int | None = None,
+    classes: list[str] | None = None,
+    limit_per_class: int | None = None,
+    where: str = "the files",
+) -> ImageSet:
+    """Read image ``files`` whose classes are ``names`` (see ``read_images`` for the other arguments)."""
     known = list(classes) if classes is not None else sorted(set(names))
     index = {name: i for i, name in enumerate(known)}
     arrays, labels, sources, skipped = [], [], [], []
@@ -103,11 +116,11 @@ def read_images(
         taken[label] = taken.get(label, 0) + 1
     if skipped:
         warnings.warn(
-            f"skipped {len(skipped)} unreadable file(s) in '{folder}' (first: {skipped[0][0]}: {skipped[0][1]})",
+            f"skipped {len(skipped)} unreadable file(s) in {where} (first: {skipped[0][0]}: {skipped[0][1]})",
             stacklevel=2,
         )
     if not arrays:
-        raise GantoolsError(f"no image in '{folder}' could be read ({len(skipped)} skipped)")
+        raise GantoolsError(f"no image in {where} could be read ({len(skipped)} skipped)")
     if resolution is None:
         resolution = choose_resolution([a.shape[:2] for a in arrays])
     if channels is None:

@@ -23,9 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from gantools.bundle import IMAGE_FORMAT, read_bundle, write_bundle
+from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.errors import GantoolsError
 from gantools.image.io import RESOLUTIONS, ImageSet
 from gantools.image.networks import ImageDiscriminator, ImageEncoder, ImageGenerator, diff_augment
+from gantools.progress import training_progress
 from gantools.scoring import RawParts, ScoreCalibration
 from gantools.training.device import resolve_device
 from gantools.training.trainer import ClassBalancedSampler
@@ -59,6 +61,11 @@ class ImageConfig:
                 )
         if not 0 < self.holdout_fraction < 0.5:
             raise GantoolsError(f"holdout_fraction must be in (0, 0.5), not {self.holdout_fraction}")
+
+
+def batch_of(config: ImageConfig, n_images: int) -> int:
+    """Images per step: the configured batch, or fewer for a handful of images (at least 8)."""
+    return min(config.batch_size, max(n_images, 8))
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -101,8 +108,16 @@ class ImageGAN:
         labels = torch.as_tensor(data.labels, device=self.device_)
         self._build()
         started = time.perf_counter()
-        history = self._train_gan(images[train_idx], labels[train_idx], progress)
-        history.update(self._train_encoder(images[train_idx], labels[train_idx], progress))
+        self._interrupted = False
+        with training_progress(self.verbose and progress is None) as bars:
+            progress = progress or bars
+            history = self._train_gan(images[train_idx], labels[train_idx], progress)
+            history.update(self._train_encoder(images[train_idx], labels[train_idx], progress))
+        history["interrupted"] = self._interrupted
+        history["device"] = str(self.device_)
+        history["gan_images_per_second"] = (
+            history["gan_steps"] * batch_of(config, len(train_idx)) / max(history["gan_seconds"], 1e-9)
+        )
         history["fit_seconds"] = time.perf_counter() - started
         history["train_images"], history["holdout_images"] = len(train_idx), len(hold_idx)
         self.history_ = history
@@ -125,7 +140,7 @@ class ImageGAN:
         opt_d = torch.optim.Adam(d.parameters(), c.lr, betas=(0.0, 0.99))
         rng = torch.Generator(device=self.device_).manual_seed(c.seed)
         sampler = ClassBalancedSampler(labels, len(self.classes_), rng)
-        batch = min(c.batch_size, max(len(images), 8))
+        batch = batch_of(c, len(images))
         colour = self.channels_ == 3
         tick = max(1, c.steps // 100)
         loss_d = loss_g = torch.zeros(())
@@ -155,8 +170,9 @@ class ImageGAN:
                         b_ema.copy_(b)
                 if progress and (step % tick == 0 or step in (1, c.steps)):
                     progress("gan", step, c.steps, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl+C / SIGTERM: keep what was learned, train the encoder, save
             step -= 1
+            self._interrupted = True
         g_ema.eval()
         return {
             "gan_steps": step,
@@ -173,7 +189,7 @@ class ImageGAN:
         opt = torch.optim.Adam(e.parameters(), 1e-3, betas=(0.9, 0.99))
         rng = torch.Generator(device=self.device_).manual_seed(c.seed + 1)
         sampler = ClassBalancedSampler(labels, len(self.classes_), rng)
-        batch = min(c.batch_size, max(len(images), 8))
+        batch = batch_of(c, len(images))
         tick = max(1, c.encoder_steps // 100)
         loss = torch.zeros(())
         started, step = time.perf_counter(), 0
@@ -204,6 +220,7 @@ class ImageGAN:
                     progress("encoder", step, c.encoder_steps, {"loss": loss.item()})
         except KeyboardInterrupt:
             step -= 1
+            self._interrupted = True
         d.requires_grad_(True)
         e.eval()
         return {
@@ -259,7 +276,8 @@ class ImageGAN:
 
     def score(self, data: ImageSet, fpr: float = 0.05, normal_class: str | None = None) -> pd.DataFrame:
         """One row per image: ``source``, ``score`` (higher = more anomalous), its parts, ``class``,
-        ``is_anomaly`` at the threshold that flags about ``fpr`` of held-out normal images."""
+        ``is_anomaly`` at the threshold that flags about ``fpr`` of held-out normal images (``attrs``:
+        ``threshold``)."""
         self._check_fitted()
         if not 0 < fpr < 1:
             raise GantoolsError(f"fpr must be in (0, 1), not {fpr}")
@@ -274,24 +292,24 @@ class ImageGAN:
             parts, _ = self._raw_parts(images, torch.full((len(images),), k, dtype=torch.long))
             total, rec, disc, _ = self.calibration_.standardise(parts)
             best = np.full(len(images), k)
-            critic = parts.critic
             threshold = self.calibration_.threshold(fpr, normal_class)
         else:
             total, best, by_class = self._best_class_scores(images)
             chosen = np.stack([by_class[c][i] for i, c in enumerate(best)]) if len(best) else np.zeros((0, 3))
-            rec, disc, critic = chosen[:, 0], chosen[:, 1], chosen[:, 2]
+            rec, disc = chosen[:, 0], chosen[:, 1]
             threshold = self.calibration_.threshold(fpr)
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "source": data.sources,
                 "score": total,
-                "reconstruction": rec,
-                "discriminator": disc,
-                "critic": critic,
+                "score_reconstruction": rec,
+                "score_discriminator": disc,
                 "class": [self.classes_[c] for c in best],
                 "is_anomaly": total > threshold,
             }
         )
+        frame.attrs["threshold"] = float(threshold)
+        return frame
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
@@ -302,32 +320,32 @@ class ImageGAN:
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
     def sample(
-        self, n: int, classes: list[str] | None = None, seed: int | None = None
+        self, n: int, class_mix: str | dict = "original", seed: int | None = None
     ) -> tuple[torch.Tensor, np.ndarray]:
-        """``n`` generated images (uint8, (n, C, R, R)) and their class indices, the classes taking turns
-        (``classes``: only these)."""
+        """``n`` generated images (uint8, (n, C, R, R)) and their class indices, class by class.
+
+        ``class_mix``: ``original`` (the training images' mix), ``balanced``, ``"A=0.3,B=0.7"`` or a dict.
+        """
         self._check_fitted()
-        if n < 0:
-            raise GantoolsError(f"n must be ≥ 0, not {n}")
-        chosen = list(range(len(self.classes_)))
-        if classes is not None:
-            unknown = [c for c in classes if c not in self.classes_]
-            if unknown:
-                raise GantoolsError(f"unknown class '{unknown[0]}'; the model's classes: {', '.join(self.classes_)}")
-            chosen = [self.classes_.index(c) for c in classes]
-        labels = torch.tensor([chosen[i % len(chosen)] for i in range(n)], dtype=torch.long)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise GantoolsError(f"n must be a whole number ≥ 0, not {n!r}")
+        fractions = parse_class_mix(class_mix, self.classes_, self.class_counts_)
+        counts = counts_from_fractions(int(n), fractions)
+        labels = torch.repeat_interleave(torch.arange(len(self.classes_)), torch.as_tensor(counts))
         rng = torch.Generator(device=self.device_).manual_seed(self.config.seed + 7 if seed is None else seed)
         out = []
-        for start in range(0, n, SCORE_BATCH):
+        for start in range(0, int(n), SCORE_BATCH):
             y = labels[start : start + SCORE_BATCH].to(self.device_)
             z = torch.randn(len(y), self.config.latent_dim, device=self.device_, generator=rng)
             out.append(to_uint8(self.generator_ema_(z, y)).cpu())
         shape = (0, self.channels_, self.resolution_, self.resolution_)
         return (torch.cat(out) if out else torch.zeros(shape, dtype=torch.uint8)), labels.numpy()
 
-    def sample_dataset(self, n: int, seed: int | None = None) -> torch.utils.data.TensorDataset:
-        """``n`` generated images as a dataset of (float image in [0, 1], class index) pairs."""
-        images, labels = self.sample(n, seed=seed)
+    def sample_dataset(
+        self, n: int, class_mix: str | dict = "original", seed: int | None = None
+    ) -> torch.utils.data.TensorDataset:
+        """``n`` generated images as a torchvision-ready dataset of (float image in [0, 1], class index)."""
+        images, labels = self.sample(n, class_mix, seed)
         return torch.utils.data.TensorDataset(images.float() / 255.0, torch.as_tensor(labels))
 
     # ------------------------------------------------------------------ save / load

@@ -88,3 +88,39 @@ def _safe(name: str) -> str:
     """A class name as a folder name (path separators and leading dots replaced)."""
     cleaned = "".join("_" if ch in '/\\:*?"<>|' else ch for ch in str(name)).lstrip(".")
     return cleaned or "_"
+
+
+def heatmap_strip(image: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
+    """One uint8 RGB strip: the image | its reconstruction G(E(x)) | |x − G(E(x))| in red over the image."""
+    x, x_hat = image.float(), reconstruction.float()
+    if x.shape[0] == 1:
+        x, x_hat = x.expand(3, -1, -1), x_hat.expand(3, -1, -1)
+    residual = (x - x_hat).abs().mean(dim=0)
+    heat = residual / max(float(residual.max()), 1.0)
+    grey = x.mean(dim=0) * 0.5
+    overlay = torch.stack([grey + heat * (255 - grey), grey * (1 - heat), grey * (1 - heat)])
+    gap = torch.full((3, x.shape[1], 2), 255.0)
+    return torch.cat([x, gap, x_hat, gap, overlay], dim=2).round().clamp(0, 255).to(torch.uint8)
+
+
+def write_heatmaps(images: torch.Tensor, reconstructions: torch.Tensor, sources: list[str], out: str | Path) -> Path:
+    """``out/<nnnnn>_<file name>.png`` per image (``heatmap_strip``), the folder written atomically."""
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise GantoolsError(f"'{target}' is a file; give a folder for the heatmaps (e.g. --heatmaps maps/)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as exc:
+        raise GantoolsError(f"cannot write to '{target}' ({exc.strerror}); choose another --heatmaps") from None
+    try:
+        digits = max(5, len(str(len(images))))
+        for i, (image, recon, source) in enumerate(zip(images, reconstructions, sources)):
+            stem = _safe(Path(source.split("#")[0]).stem + ("_" + source.split("#")[1] if "#" in source else ""))
+            _pil(heatmap_strip(image, recon)).save(tmp / f"{i:0{digits}d}_{stem}.png", format="PNG")
+        give_usual_mode(tmp)
+        replace_folder(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
