@@ -1,4 +1,4 @@
-"""gantools: a conditional GAN per dataset, for augmentation and anomaly scoring of tabular data."""
+"""gantools: a conditional GAN per dataset, for augmentation and anomaly scoring of tables and images."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from gantools.model import TabularGAN
 
 if TYPE_CHECKING:
     from gantools.estimators import GANAnomalyDetector, GANAugmenter
+    from gantools.image import ImageConfig, ImageGAN, read_images
     from gantools.oversampler import GANOverSampler
 
 # The scikit-learn / PyOD / imbalanced-learn estimators load on first use: importing PyOD and
@@ -20,6 +21,9 @@ _LAZY = {
     "GANAnomalyDetector": "gantools.estimators",
     "GANAugmenter": "gantools.estimators",
     "GANOverSampler": "gantools.oversampler",
+    "ImageConfig": "gantools.image",
+    "ImageGAN": "gantools.image",
+    "read_images": "gantools.image",
 }
 
 __all__ = [
@@ -27,9 +31,12 @@ __all__ = [
     "GANAugmenter",
     "GANOverSampler",
     "GantoolsError",
+    "ImageConfig",
+    "ImageGAN",
     "TabularGAN",
     "TrainConfig",
     "__version__",
+    "read_images",
 ]
 
 

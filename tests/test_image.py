@@ -156,3 +156,28 @@ def test_cli_on_image_folders_end_to_end(digit_folder: Path):
     assert table_out.returncode == 1 and "image model writes a folder" in table_out.stderr
     nowhere = run_cli("score", "nowhere", cwd=work)
     assert nowhere.returncode == 1 and "'nowhere' does not exist" in nowhere.stderr
+
+
+def test_default_steps_follow_the_training_images():
+    from gantools.image.model import resolve_steps
+
+    assert resolve_steps(ImageConfig(), 300) == (2000, 666)  # small sets: at least 2,000 steps
+    assert resolve_steps(ImageConfig(), 4500) == (4500, 1500)  # one step per training image
+    assert resolve_steps(ImageConfig(), 50_000) == (6000, 2000)  # at most 6,000
+    assert resolve_steps(ImageConfig(steps=10, encoder_steps=4), 50_000) == (10, 4)
+    with pytest.raises(GantoolsError, match="steps must be a whole number"):
+        ImageConfig(steps=-1).validate()
+
+
+def test_a_folder_torchvision_downloaded_into_is_read_without_downloading(tmp_path: Path, shared_data: Path):
+    import shutil
+
+    from gantools.image.workflows import MNIST_FOLDER, _source
+
+    raw = tmp_path / MNIST_FOLDER
+    raw.mkdir(parents=True)
+    for file in (shared_data / "mnist").glob("*idx*"):
+        shutil.copy(file, raw / file.name)
+    assert _source(tmp_path, download=True) == raw  # cached: no connection needed
+    assert _source(tmp_path, download=False) == raw
+    assert len(read_images(_source(tmp_path, False), limit_per_class=2)) == 20

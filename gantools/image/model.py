@@ -34,6 +34,7 @@ from gantools.training.trainer import ClassBalancedSampler
 
 ProgressFn = Callable[[str, int, int, dict[str, float]], None]
 MIN_IMAGES_PER_CLASS = 2
+MIN_STEPS, MAX_STEPS = 2000, 6000
 SCORE_BATCH = 512
 
 
@@ -41,13 +42,14 @@ SCORE_BATCH = 512
 class ImageConfig:
     """Training settings of an image model (all recorded in the model)."""
 
-    steps: int = 3000  # GAN steps (batches of D then G)
-    encoder_steps: int = 1000
+    steps: int | None = None  # GAN steps (batches of D then G); None: one per training image, 2,000 to 6,000
+    encoder_steps: int | None = None  # None: a third of the GAN steps
     batch_size: int = 64
     latent_dim: int = 64
     width: int = 32  # channels of G's last and D's first conv (doubling with depth)
     lr: float = 2e-4
     ema_decay: float = 0.999
+    diversity_weight: float = 0.3  # mode-seeking term (Mao et al. 2019): G pays for mapping two z's of a class alike
     holdout_fraction: float = 0.1  # held-out images that calibrate the score
     seed: int = 0
     device: str = "auto"
@@ -55,12 +57,21 @@ class ImageConfig:
     def validate(self) -> None:
         for name in ("steps", "encoder_steps", "batch_size", "latent_dim", "width"):
             value = getattr(self, name)
+            if value is None and name.endswith("steps"):
+                continue
             if not isinstance(value, int) or value < (0 if name.endswith("steps") else 1):
                 raise GantoolsError(
                     f"{name} must be a whole number ≥ {0 if name.endswith('steps') else 1}, not {value}"
                 )
         if not 0 < self.holdout_fraction < 0.5:
             raise GantoolsError(f"holdout_fraction must be in (0, 0.5), not {self.holdout_fraction}")
+
+
+def resolve_steps(config: ImageConfig, n_train: int) -> tuple[int, int]:
+    """(GAN steps, encoder steps): as configured, or one GAN step per training image from 2,000 to 6,000
+    and a third of that for the encoder."""
+    steps = config.steps if config.steps is not None else int(min(max(n_train, MIN_STEPS), MAX_STEPS))
+    return steps, config.encoder_steps if config.encoder_steps is not None else max(1, steps // 3)
 
 
 def batch_of(config: ImageConfig, n_images: int) -> int:
@@ -107,6 +118,7 @@ class ImageGAN:
         images = data.images.to(self.device_)
         labels = torch.as_tensor(data.labels, device=self.device_)
         self._build()
+        self.steps_, self.encoder_steps_ = resolve_steps(config, len(train_idx))
         started = time.perf_counter()
         self._interrupted = False
         with training_progress(self.verbose and progress is None) as bars:
@@ -142,34 +154,44 @@ class ImageGAN:
         sampler = ClassBalancedSampler(labels, len(self.classes_), rng)
         batch = batch_of(c, len(images))
         colour = self.channels_ == 3
-        tick = max(1, c.steps // 100)
+        steps = self.steps_
+        tick = max(1, steps // 100)
         loss_d = loss_g = torch.zeros(())
         started, step = time.perf_counter(), 0
         try:
-            for step in range(1, c.steps + 1):
+            for step in range(1, steps + 1):
                 rows, classes = sampler(batch)
                 real = to_unit(images[rows])
                 z = torch.randn(batch, c.latent_dim, device=self.device_, generator=rng)
-                fake = g(z, classes)
+                half = batch // 2
+                fake_classes = torch.cat([classes[:half], classes[:half], classes[2 * half :]])  # pairs of a class
+                fake = g(z, fake_classes)
                 both = diff_augment(torch.cat([real, fake.detach()]), rng, colour)
-                scores, _ = d(both, torch.cat([classes, classes]))
+                scores, _ = d(both, torch.cat([classes, fake_classes]))
                 loss_d = F.relu(1.0 - scores[:batch]).mean() + F.relu(1.0 + scores[batch:]).mean()
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
-                score_fake, _ = d(diff_augment(fake, rng, colour), classes)
+                score_fake, _ = d(diff_augment(fake, rng, colour), fake_classes)
                 loss_g = -score_fake.mean()
+                if c.diversity_weight > 0:
+                    apart = (fake[:half] - fake[half : 2 * half]).abs().mean(dim=(1, 2, 3))
+                    ratio = apart / (z[:half] - z[half : 2 * half]).abs().mean(dim=1)
+                    loss_g = loss_g + c.diversity_weight / (ratio.mean() + 1e-5)
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
+                for opt in (opt_d, opt_g):  # linear decay to 0: the last steps settle instead of wandering
+                    for group in opt.param_groups:
+                        group["lr"] = c.lr * (1.0 - step / steps)
                 decay = c.ema_decay if step > 100 else 0.0
                 with torch.no_grad():
                     for p_ema, p in zip(g_ema.parameters(), g.parameters()):
                         p_ema.lerp_(p, 1.0 - decay)
                     for b_ema, b in zip(g_ema.buffers(), g.buffers()):
                         b_ema.copy_(b)
-                if progress and (step % tick == 0 or step in (1, c.steps)):
-                    progress("gan", step, c.steps, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
+                if progress and (step % tick == 0 or step in (1, steps)):
+                    progress("gan", step, steps, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
         except KeyboardInterrupt:  # Ctrl+C / SIGTERM: keep what was learned, train the encoder, save
             step -= 1
             self._interrupted = True
@@ -190,11 +212,12 @@ class ImageGAN:
         rng = torch.Generator(device=self.device_).manual_seed(c.seed + 1)
         sampler = ClassBalancedSampler(labels, len(self.classes_), rng)
         batch = batch_of(c, len(images))
-        tick = max(1, c.encoder_steps // 100)
+        steps = self.encoder_steps_
+        tick = max(1, steps // 100)
         loss = torch.zeros(())
         started, step = time.perf_counter(), 0
         try:
-            for step in range(1, c.encoder_steps + 1):
+            for step in range(1, steps + 1):
                 rows, classes = sampler(batch)
                 real = to_unit(images[rows])
                 z = torch.randn(batch, c.latent_dim, device=self.device_, generator=rng)
@@ -214,10 +237,10 @@ class ImageGAN:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 for group in opt.param_groups:  # cosine decay
-                    group["lr"] = 1e-3 * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / max(c.encoder_steps, 1)))
+                    group["lr"] = 1e-3 * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / max(steps, 1)))
                 opt.step()
-                if progress and (step % tick == 0 or step in (1, c.encoder_steps)):
-                    progress("encoder", step, c.encoder_steps, {"loss": loss.item()})
+                if progress and (step % tick == 0 or step in (1, steps)):
+                    progress("encoder", step, steps, {"loss": loss.item()})
         except KeyboardInterrupt:
             step -= 1
             self._interrupted = True

@@ -207,7 +207,8 @@ def measure_quality(
     """Quality of ``fake`` images against ``real`` ones (uint8, same shape; class indices into ``classes``).
 
     Without ``classifier``, a ``SmallCNN`` is trained on half of the real images (per class) and its
-    accuracy measured on the other half; the Fréchet distance between the halves is the real-vs-real floor.
+    accuracy measured on the other half (with one, on every real image); the Fréchet distance between the
+    halves is the real-vs-real floor.
     """
     rng = np.random.default_rng(seed)
     first, second = [], []
@@ -216,9 +217,11 @@ def measure_quality(
         first.append(rows[: len(rows) // 2])
         second.append(rows[len(rows) // 2 :])
     a, b = np.concatenate(first), np.concatenate(second)
+    judged = np.arange(len(real))  # a classifier trained elsewhere is judged on every real image
     if classifier is None:
         classifier = train_classifier(real[a], real_labels[a], len(classes), seed=seed, augment=True)
-    accuracy = float((classifier.predict(real[b]) == real_labels[b]).mean()) if len(b) else float("nan")
+        judged = b
+    accuracy = float((classifier.predict(real[judged]) == real_labels[judged]).mean()) if len(judged) else np.nan
     predicted = classifier.predict(fake)
     f_real, f_fake = classifier.features(real), classifier.features(fake)
     consistency, cover = {}, {}
