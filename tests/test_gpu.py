@@ -63,3 +63,18 @@ def test_cli_trains_on_gpu_and_scores_on_cpu(banknote, tmp_path):
     result = run_cli("score", "forged.csv", "--device", "cpu", "--out", "scores.csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "scores.csv").exists()
+
+
+def test_image_model_trained_on_gpu_with_mixed_precision_loads_on_cpu(shared_data, tmp_path):
+    from gantools.image import ImageConfig, ImageGAN, read_images
+
+    digits = read_images(shared_data / "mnist", limit_per_class=20)
+    model = ImageGAN(ImageConfig(steps=50, encoder_steps=20, width=16, device="cuda")).fit(digits)
+    assert next(model.generator_ema_.parameters()).is_cuda
+    on_gpu = model.score(digits)
+    images, _ = model.sample(30, seed=1)
+    model.save(tmp_path / "m")
+    loaded = ImageGAN.load(tmp_path / "m", device="cpu")
+    again, _ = loaded.sample(30, seed=1)
+    assert images.shape == again.shape == (30, 1, 28, 28)
+    np.testing.assert_allclose(loaded.score(digits)["score"], on_gpu["score"], rtol=1e-2, atol=1e-2)

@@ -74,6 +74,11 @@ def resolve_steps(config: ImageConfig, n_train: int) -> tuple[int, int]:
     return steps, config.encoder_steps if config.encoder_steps is not None else max(1, steps // 3)
 
 
+def mixed_precision(device: torch.device) -> torch.autocast:
+    """bfloat16 autocast on a GPU (no loss scaling needed); a no-op on the CPU."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
 def batch_of(config: ImageConfig, n_images: int) -> int:
     """Images per step: the configured batch, or fewer for a handful of images (at least 8)."""
     return min(config.batch_size, max(n_images, 8))
@@ -165,17 +170,19 @@ class ImageGAN:
                 z = torch.randn(batch, c.latent_dim, device=self.device_, generator=rng)
                 half = batch // 2
                 fake_classes = torch.cat([classes[:half], classes[:half], classes[2 * half :]])  # pairs of a class
-                fake = g(z, fake_classes)
-                both = diff_augment(torch.cat([real, fake.detach()]), rng, colour)
-                scores, _ = d(both, torch.cat([classes, fake_classes]))
+                with mixed_precision(self.device_):
+                    fake = g(z, fake_classes)
+                    both = diff_augment(torch.cat([real, fake.detach()]), rng, colour)
+                    scores = d(both, torch.cat([classes, fake_classes]))[0].float()
                 loss_d = F.relu(1.0 - scores[:batch]).mean() + F.relu(1.0 + scores[batch:]).mean()
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
-                score_fake, _ = d(diff_augment(fake, rng, colour), fake_classes)
+                with mixed_precision(self.device_):
+                    score_fake = d(diff_augment(fake, rng, colour), fake_classes)[0].float()
                 loss_g = -score_fake.mean()
                 if c.diversity_weight > 0:
-                    apart = (fake[:half] - fake[half : 2 * half]).abs().mean(dim=(1, 2, 3))
+                    apart = (fake[:half] - fake[half : 2 * half]).float().abs().mean(dim=(1, 2, 3))
                     ratio = apart / (z[:half] - z[half : 2 * half]).abs().mean(dim=1)
                     loss_g = loss_g + c.diversity_weight / (ratio.mean() + 1e-5)
                 opt_g.zero_grad(set_to_none=True)
