@@ -167,6 +167,10 @@ def test_default_steps_follow_the_training_images():
     assert resolve_steps(ImageConfig(steps=10, encoder_steps=4), 50_000) == (10, 4)
     with pytest.raises(GantoolsError, match="steps must be a whole number"):
         ImageConfig(steps=-1).validate()
+    with pytest.raises(GantoolsError, match="diversity_weight must be a number ≥ 0"):
+        ImageConfig(diversity_weight=float("nan")).validate()
+    with pytest.raises(GantoolsError, match="lr must be a number > 0"):
+        ImageConfig(lr=0).validate()
 
 
 def test_a_folder_torchvision_downloaded_into_is_read_without_downloading(tmp_path: Path, shared_data: Path):

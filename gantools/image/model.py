@@ -63,6 +63,17 @@ class ImageConfig:
                 raise GantoolsError(
                     f"{name} must be a whole number ≥ {0 if name.endswith('steps') else 1}, not {value}"
                 )
+        for name in ("lr", "diversity_weight", "ema_decay"):
+            value = getattr(self, name)
+            low_ok = name != "lr"
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or (value < 0 or (value == 0 and not low_ok) or (name == "ema_decay" and value >= 1))
+            ):
+                bound = "in [0, 1)" if name == "ema_decay" else ("≥ 0" if low_ok else "> 0")
+                raise GantoolsError(f"{name} must be a number {bound}, not {value!r}")
         if not 0 < self.holdout_fraction < 0.5:
             raise GantoolsError(f"holdout_fraction must be in (0, 0.5), not {self.holdout_fraction}")
 
