@@ -219,7 +219,7 @@ def _write_oneclass(args: argparse.Namespace, table: pd.DataFrame) -> None:
 def run_fewlabels(args: argparse.Namespace) -> None:
     data = load(args.data)
     records = []
-    for seed in range(args.seeds):
+    for seed in range(args.seed_start, args.seed_start + args.seeds):
         train_rows, test_rows = split(data, seed)
         test = subset(data, test_rows)
         rng = np.random.default_rng(1000 + seed)
@@ -267,6 +267,7 @@ def main() -> None:
     parser.add_argument("--data", default="mnist", choices=["mnist", "digits"])
     parser.add_argument("--steps", type=int, default=None, help="GAN steps (default: the library's)")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--seed-start", type=int, default=0, help="first seed (fewlabels)")
     parser.add_argument("--digits", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--labels", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--synthetic", type=int, default=5000, help="generated images added (fewlabels)")
