@@ -7,8 +7,6 @@ a half-written model. Loading never unpickles: JSON and safetensors only, with c
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from gantools._version import __version__
 from gantools.errors import GantoolsError, ModelNotFoundError
-from gantools.output import give_usual_mode, replace_folder
+from gantools.output import atomic_folder, give_usual_mode
 
 FORMAT = "gantools-tabular"
 IMAGE_FORMAT = "gantools-image"
@@ -36,23 +34,13 @@ def write_bundle(
 ) -> Path:
     """Write the three files of a model folder atomically (replacing an existing model there); ``fmt``: the
     model's kind (``FORMAT`` tables, ``IMAGE_FORMAT`` images)."""
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise GantoolsError(f"model path '{target}' is a file; give a folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
     config = {"format": fmt, "format_version": FORMAT_VERSION, "gantools_version": __version__, **config}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with atomic_folder(path, "the model", "--model") as tmp:
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=_json_default))
         (tmp / PREPROCESSOR_FILE).write_text(json.dumps(preprocessor, default=_json_default))
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
-        for made in (tmp, tmp / WEIGHTS_FILE):  # mkdtemp and safetensors make them private to the user
-            give_usual_mode(made)
-        replace_folder(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+        give_usual_mode(tmp / WEIGHTS_FILE)  # safetensors makes it private to the user
+    return Path(path)
 
 
 def model_format(path: str | Path) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -46,6 +48,28 @@ def replace_folder(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, target)
+
+
+@contextmanager
+def atomic_folder(path: str | Path, what: str, option: str) -> Iterator[Path]:
+    """A temporary sibling of the folder ``path`` to fill; when the block ends without error it gets the mode a
+    plain ``mkdir`` would give and replaces ``path`` in one rename, otherwise it is removed and ``path`` is left
+    as it was. ``what``/``option`` word the errors (e.g. "the images", "--out")."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise GantoolsError(f"'{target}' is a file; give a folder for {what} ({option} FOLDER)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as exc:
+        raise GantoolsError(f"cannot write to '{target}' ({exc.strerror}); choose another {option}") from None
+    try:
+        yield tmp
+        give_usual_mode(tmp)  # mkdtemp makes it private to the user
+        replace_folder(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def check_output_path(path: str | Path) -> Path:

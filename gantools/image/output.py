@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import torch
 
 from gantools.errors import GantoolsError
-from gantools.output import give_usual_mode, replace_folder
+from gantools.output import atomic_folder
 
 
 def _pil(image: torch.Tensor):
@@ -55,16 +54,8 @@ def write_image_folder(
 ) -> tuple[Path, dict[str, int]]:
     """``out/<class>/<index>.png`` for every image and ``out/grid_<class>.png`` (its first images), written to a
     temporary sibling folder that replaces ``out`` in one rename. Returns the folder and images per class."""
-    target = Path(out)
-    if target.exists() and not target.is_dir():
-        raise GantoolsError(f"'{target}' is a file; give a folder for the images (e.g. --out synthetic/)")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    except OSError as exc:
-        raise GantoolsError(f"cannot write to '{target}' ({exc.strerror}); choose another --out") from None
     counts: dict[str, int] = {}
-    try:
+    with atomic_folder(out, "the images", "--out") as tmp:
         for k, name in enumerate(classes):
             rows = np.flatnonzero(labels == k)
             if len(rows) == 0:
@@ -76,12 +67,7 @@ def write_image_folder(
                 _pil(images[row]).save(folder / f"{i:0{digits}d}.png", format="PNG")
             _pil(grid(images[rows[:grid_per_class]])).save(tmp / f"grid_{_safe(name)}.png", format="PNG")
             counts[name] = len(rows)
-        give_usual_mode(tmp)  # mkdtemp makes it private to the user
-        replace_folder(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target, counts
+    return Path(out), counts
 
 
 def _safe(name: str) -> str:
@@ -105,22 +91,9 @@ def heatmap_strip(image: torch.Tensor, reconstruction: torch.Tensor) -> torch.Te
 
 def write_heatmaps(images: torch.Tensor, reconstructions: torch.Tensor, sources: list[str], out: str | Path) -> Path:
     """``out/<nnnnn>_<file name>.png`` per image (``heatmap_strip``), the folder written atomically."""
-    target = Path(out)
-    if target.exists() and not target.is_dir():
-        raise GantoolsError(f"'{target}' is a file; give a folder for the heatmaps (e.g. --heatmaps maps/)")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    except OSError as exc:
-        raise GantoolsError(f"cannot write to '{target}' ({exc.strerror}); choose another --heatmaps") from None
-    try:
+    with atomic_folder(out, "the heatmaps", "--heatmaps") as tmp:
         digits = max(5, len(str(len(images))))
         for i, (image, recon, source) in enumerate(zip(images, reconstructions, sources)):
             stem = _safe(Path(source.split("#")[0]).stem + ("_" + source.split("#")[1] if "#" in source else ""))
             _pil(heatmap_strip(image, recon)).save(tmp / f"{i:0{digits}d}_{stem}.png", format="PNG")
-        give_usual_mode(tmp)
-        replace_folder(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return Path(out)

@@ -4,8 +4,6 @@ coverage (``gantools.image.quality``), written as report.md + report.json + PNGs
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,7 @@ from gantools.image.io import ImageSet
 from gantools.image.model import ImageGAN
 from gantools.image.output import _pil, _safe, grid
 from gantools.image.quality import ImageQuality, measure_quality
-from gantools.output import give_usual_mode, replace_folder
+from gantools.output import atomic_folder
 
 MIN_IMAGES_PER_CLASS = 4  # the CNN trains on half of each class and k-NN balls need k + 1 = 4 images
 CONSISTENCY_TARGET, COVERAGE_FLOOR = 0.95, 0.5
@@ -145,9 +143,7 @@ def write_image_report(
         warnings=warnings,
     )
     step("writing the report")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir, "the report", "--out") as tmp:
         per_class = [fake[fake_labels == k][:10] for k in range(len(model.classes_))]
         _pil(grid(torch.cat(per_class), columns=10)).save(tmp / "samples.png")
         report.plots["samples (a row per class)"] = out_dir / "samples.png"
@@ -160,9 +156,4 @@ def write_image_report(
                 _pil(grid(mine)).save(tmp / f"grid_{_safe(name)}.png")
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=2, default=float))
         (tmp / "report.md").write_text(report.to_markdown())
-        give_usual_mode(tmp)
-        replace_folder(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return report
