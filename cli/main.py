@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -71,7 +70,7 @@ def _call(fn, *args, **kwargs):
     except Exception as exc:  # never show a traceback to the user unless asked to
         if os.environ.get("GANTOOLS_DEBUG"):
             raise
-        return None, f"unexpected {type(exc).__name__}: {exc} (set GANTOOLS_DEBUG=1 for details)"
+        return None, f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)"
 
 
 def _run(fn, *args, **kwargs):
@@ -80,10 +79,6 @@ def _run(fn, *args, **kwargs):
     if error is not None:
         _fail(error)
     return result
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _parse_kinds(items: list[str]) -> dict[str, str]:
@@ -107,8 +102,13 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error (as GANTOOLS_DEBUG=1 does).")
+    ] = False,
 ) -> None:
     """gantools: conditional GANs for tabular augmentation and anomaly scoring."""
+    if debug:
+        os.environ["GANTOOLS_DEBUG"] = "1"
 
 
 def _usage(message: str) -> None:
@@ -186,18 +186,24 @@ def train(
         bool,
         typer.Option("--download", help="Download MNIST into the folder DATA first (torchvision; needs a connection)."),
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the interrupted training whose model is in --model (same DATA and options): Ctrl+C or "
+            "SIGTERM stops training at the next step and saves a usable model with a checkpoint.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Fit one conditional GAN (+ encoder) to DATA and write the model folder."""
-    # SIGTERM (a scheduler stopping the job) ends training like Ctrl+C: what was learned is saved.
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     if download or is_image_source(data):
         tabular_only = {"--label": label, "--kind": kind, "--anomalies": anomalies, "--generators": generators}
         given = [name for name, value in tabular_only.items() if value] + (["--refit"] if refit else [])
         if given:
             _usage(f"{', '.join(given)} apply to tables; an image folder's classes are its sub-folders")
         fitted = _run(image_workflows.train_images, data, model, epochs, batch_size, seed, device, holdout,
-                      not quiet, download)  # fmt: skip
+                      not quiet, download, resume)  # fmt: skip
         _print_image_training(fitted, model)
         return
     config = TrainConfig(
@@ -210,7 +216,7 @@ def train(
         density_generators="auto" if generators is None else generators,
     )
     _run(config.validate, TRAIN_OPTION_NAMES)
-    fitted = _run(workflows.train, data, label, model, config, _parse_kinds(kind or []), not quiet, anomalies)
+    fitted = _run(workflows.train, data, label, model, config, _parse_kinds(kind or []), not quiet, anomalies, resume)
     hist, val = fitted.history_, fitted.validation_
     table = Table(title=f"Model written to {model}/", show_header=False)
     table.add_row("rows (train / held out)", f"{hist['n_train_rows']} / {hist['n_holdout_rows']}")
@@ -242,8 +248,14 @@ def train(
     if anomalies is not None:
         table.add_row("score weights", fitted.calibration_.weights_source)
     if hist["interrupted"]:
-        table.add_row("[yellow]note", "[yellow]training was interrupted; the model holds what was learned so far")
+        table.add_row("[yellow]note", f"[yellow]{_INTERRUPTED_NOTE}")
     out_console.print(table)
+
+
+_INTERRUPTED_NOTE = (
+    "training was interrupted; the model holds what was learned so far (usable now); the same command with "
+    "--resume continues it"
+)
 
 
 def _print_image_training(fitted, model: Path) -> None:
@@ -258,7 +270,7 @@ def _print_image_training(fitted, model: Path) -> None:
         f"{hist['fit_seconds']:.1f} s on {hist['device']} ({hist['gan_images_per_second']:.0f} images/s)",
     )
     if hist.get("interrupted"):
-        table.add_row("[yellow]note", "[yellow]training was interrupted; the model holds what was learned so far")
+        table.add_row("[yellow]note", f"[yellow]{_INTERRUPTED_NOTE}")
     out_console.print(table)
 
 
@@ -391,7 +403,8 @@ def score(
         if f.get("skipped"):
             file, why = f["skipped_first"]
             err_console.print(
-                f"[yellow]Note:[/] {f['file']}: skipped {f['skipped']} unreadable file(s) (first: {file}: {why})",
+                f"[yellow]Note:[/] {f['file']}: skipped {f['skipped']} unreadable or non-image file(s) "
+                f"(first: {file}: {why})",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -403,6 +416,13 @@ def score(
                 highlight=False,
                 soft_wrap=True,
             )
+    skipped = report.not_tables
+    if skipped:
+        err_console.print(
+            f"[yellow]Note:[/] skipped {len(skipped)} file(s) that are not .csv or .parquet (first: {skipped[0]})",
+            highlight=False,
+            soft_wrap=True,
+        )
     if report.failed:
         for message in report.failed:
             err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)

@@ -19,12 +19,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from gantools.bundle import read_bundle, write_bundle
+from gantools.bundle import load_weights, read_bundle, write_bundle
 from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.config import TrainConfig
 from gantools.data.schema import infer_schema
 from gantools.density import Mixture, SampleDensity
 from gantools.errors import GantoolsError
+from gantools.fields import checked_fields, matches
 from gantools.lift import AugmentationAdvice, Fold, estimate_lift, further_folds
 from gantools.models import GaussianGenerator, Generator
 from gantools.preprocessing import ReadColumns, TabularPreprocessor
@@ -32,6 +33,8 @@ from gantools.progress import training_progress
 from gantools.scoring import RawParts, Records, ScoreCalibration, raw_parts
 from gantools.scoring_space import ScoringSpace
 from gantools.training import Networks, resolve_device, train_networks
+from gantools.training.checkpoint import Checkpoint
+from gantools.training.stop import stoppable
 from gantools.training.trainer import build_networks, gaussian_moments
 
 MIN_ROWS = 10
@@ -79,11 +82,15 @@ class TabularGAN:
         source: str = "the data",
         anomalies: pd.DataFrame | None = None,
         anomalies_source: str = "the anomalies",
+        resume: Checkpoint | None = None,
     ) -> TabularGAN:
         """Infer the schema, hold out rows for calibration, train the networks, calibrate the scorer.
 
         ``anomalies``: a few known anomalous records (same columns; a label column is ignored). They are
         never trained on; they tune the weighting of the score's parts (see ``weights_source``).
+        Ctrl+C or SIGTERM stops training at the next step: the model is completed from what was learned and
+        ``checkpoint_`` holds the state to continue from; ``resume`` (a saved model's checkpoint, same data and
+        settings) continues an interrupted training where it stopped.
         """
         if not isinstance(df, pd.DataFrame):
             raise GantoolsError("training data must be a table (pandas DataFrame)")
@@ -123,7 +130,7 @@ class TabularGAN:
         # the density's generators (density_generators; 1 without the mixture density) train as one stack
         members = self.config_.density_generators if self.config_.density_components > 0 else 1
         started = time.perf_counter()
-        with training_progress(self.verbose) as progress:
+        with training_progress(self.verbose) as progress, stoppable():
             self.nets_ = train_networks(
                 X[train_idx],
                 y_t[train_idx],
@@ -133,7 +140,9 @@ class TabularGAN:
                 progress,
                 validation=(X[hold_idx], y_t[hold_idx]),
                 members=members,
+                resume=resume,
             )
+            checkpoint = self.nets_.checkpoint
             self._members = self.nets_.members
             self.augmentation_advice_ = None
             lift_started = time.perf_counter()
@@ -146,6 +155,8 @@ class TabularGAN:
             refit = self.config_.refit and self.nets_.history.get("selected_step") is not None
             if refit and not self.nets_.interrupted:
                 self.nets_ = self._refit_all_rows(X, y_t, len(classes), self.nets_.history, progress)
+        # interrupted anywhere: the GAN phase's state where it stopped (or ended) is what --resume continues from
+        self.checkpoint_ = checkpoint if self.nets_.interrupted else None
         seconds = time.perf_counter() - started
         # several classes: the other candidate generator, a Gaussian per class from the rows G trained on
         self.gaussian_ = None
@@ -604,24 +615,64 @@ class TabularGAN:
             tensors["gaussian.scale"] = self.gaussian_.scale
         if getattr(self, "training_scores_", None) is not None:
             tensors["training_scores"] = torch.as_tensor(self.training_scores_)
-        return write_bundle(path, self.to_config(), self.preprocessor_.to_dict(), tensors)
+        config = self.to_config()
+        if getattr(self, "checkpoint_", None) is not None:
+            config["checkpoint"], checkpoint_tensors = self.checkpoint_.to_bundle()
+            tensors.update(checkpoint_tensors)
+        return write_bundle(path, config, self.preprocessor_.to_dict(), tensors)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> TabularGAN:
-        """Load a model folder written by ``save`` (no pickle: JSON and safetensors only)."""
+        """Load a model folder written by ``save`` (no pickle: JSON and safetensors only). The folder is
+        checked against its manifest, every field of its JSON against its type, the weights against the
+        networks the config names, and the model is used once on two generated rows: whatever is wrong is
+        one ``GantoolsError`` line here, not a failure later."""
         config, pre, tensors = read_bundle(path)
-        resolved = TrainConfig.from_dict(config["settings"])
+        try:
+            model = cls._from_bundle(Path(path), device, config, pre, tensors)
+            model.score(model.sample(2, seed=0))
+        except GantoolsError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
+            detail = f"{type(exc).__name__}: {exc}"[:200]
+            message = f"model in '{path}' holds settings gantools cannot use ({detail}); train again"
+            raise GantoolsError(message) from None
+        return model
+
+    @classmethod
+    def _from_bundle(
+        cls, path: Path, device: str, config: dict[str, Any], pre: dict[str, Any], tensors: dict[str, torch.Tensor]
+    ) -> TabularGAN:
+        where = f"model in '{path}', config.json"
+        resolved = TrainConfig.from_dict(checked_fields(TrainConfig, config["settings"], f"{where} settings"))
         # models saved before the asked-for settings were kept: a refit starts from the resolved ones
-        requested = TrainConfig.from_dict(config.get("requested_settings", config["settings"]))
-        model = cls(dataclasses.replace(requested, device=device), config.get("column_kinds"))
+        requested = config.get("requested_settings", config["settings"])
+        requested = TrainConfig.from_dict(checked_fields(TrainConfig, requested, f"{where} requested_settings"))
+        resolved.validate()
+        requested.validate()
+        kinds = config.get("column_kinds")
+        if not matches(kinds, dict[str, str] | None):
+            raise GantoolsError(f"{where}: 'column_kinds' is not a mapping of column names to kinds; train again")
+        model = cls(dataclasses.replace(requested, device=device), kinds)
         model.config_ = dataclasses.replace(resolved, device=device)
         model.preprocessor_ = TabularPreprocessor.from_dict(pre)
         model.schema_ = model.preprocessor_.schema
-        model.classes_ = config["classes"]
-        model.class_counts_ = config["class_counts"]
+        classes, counts = config["classes"], config["class_counts"]
+        if (
+            not matches(classes, list[str | int | float | bool | None])
+            or not matches(counts, list[int])
+            or (len(classes) != len(counts) or not classes or min(counts) < 0)
+        ):
+            raise GantoolsError(f"{where}: 'classes' and 'class_counts' do not agree; train again")
+        model.classes_, model.class_counts_ = classes, counts
+        for name in ("history", "validation"):
+            if not isinstance(config[name], dict):
+                raise GantoolsError(f"{where}: '{name}' is not a JSON object; train again")
         model.history_ = config["history"]
         model.validation_ = config["validation"]
-        model.calibration_ = ScoreCalibration.from_dict(config["calibration"])
+        model.calibration_ = ScoreCalibration.from_dict(
+            checked_fields(ScoreCalibration, config["calibration"], f"{where} calibration")
+        )
         model.weights = model.calibration_.weights
         model._density = None
         model.device_ = resolve_device(device)
@@ -630,7 +681,11 @@ class TabularGAN:
         scores = tensors.get("training_scores")
         model.training_scores_ = None if scores is None else scores.cpu().numpy()
         advice = config.get("augmentation_advice")  # None: one class, or saved before the lift estimate
-        model.augmentation_advice_ = None if advice is None else AugmentationAdvice.from_dict(advice)
+        model.augmentation_advice_ = (
+            None
+            if advice is None
+            else AugmentationAdvice(**checked_fields(AugmentationAdvice, advice, f"{where} augmentation_advice"))
+        )
         model.gaussian_ = None  # None: one class, or saved before it
         if "gaussian.mean" in tensors:
             mean, scale = tensors["gaussian.mean"], tensors.get("gaussian.scale")
@@ -638,19 +693,14 @@ class TabularGAN:
             if scale is None or scale.shape[:1] != mean.shape[:1] or mean.shape[-1] != width:
                 raise GantoolsError(f"model weights in '{path}' do not match its config.json; train again")
             model.gaussian_ = GaussianGenerator(mean, scale).to(model.device_)
-        nets = build_networks(model.preprocessor_.n_features_out_, len(model.classes_), model.config_, model.device_)
-        for prefix, net in (
-            ("generator", nets.generator),
-            ("generator_ema", nets.generator_ema),
-            ("discriminator", nets.discriminator),
-            ("encoder", nets.encoder),
-        ):
-            state = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-            try:
-                net.load_state_dict(state)
-            except RuntimeError:
-                raise GantoolsError(f"model weights in '{path}' do not match its config.json; train again") from None
-        model.nets_ = Networks(nets.generator, nets.generator_ema, nets.discriminator, nets.encoder).eval()
+
+        def build(on: torch.device) -> dict[str, torch.nn.Module]:
+            nets = build_networks(model.preprocessor_.n_features_out_, len(model.classes_), model.config_, on)
+            return {"generator": nets.generator, "generator_ema": nets.generator_ema,
+                    "discriminator": nets.discriminator, "encoder": nets.encoder}  # fmt: skip
+
+        nets = load_weights(path, build, tensors, model.device_)
+        model.nets_ = Networks(nets["generator"], nets["generator_ema"], nets["discriminator"], nets["encoder"]).eval()
         if "density.references" in tensors:
             density = {k: v.to(model.device_) for k, v in tensors.items() if k.startswith("density.")}
             model._density = SampleDensity.from_tensors(density, model.calibration_.density_sigmas)

@@ -58,6 +58,7 @@ def atomic_folder(path: str | Path, what: str, option: str) -> Iterator[Path]:
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise GantoolsError(f"'{target}' is a file; give a folder for {what} ({option} FOLDER)")
+    check_writable_folder(target, option)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -80,7 +81,28 @@ def check_output_path(path: str | Path) -> Path:
         raise GantoolsError(f"output '{path}' is a folder; give a file name")
     if not path.parent.exists():
         raise GantoolsError(f"folder of output '{path}' does not exist")
+    if not path.parent.is_dir():
+        raise GantoolsError(f"output '{path}': '{path.parent}' is a file, not a folder; choose another --out")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise GantoolsError(f"output '{path}': folder '{path.parent}' is not writable; choose another --out")
     return path
+
+
+def check_writable_folder(path: str | Path, option: str) -> Path:
+    """Before long work: refuse, with one line, a folder path that cannot be written (a file in its place or
+    above it, or no write permission where it would be created), so that nothing is computed for nothing."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise GantoolsError(f"'{target}' is a file; give a folder ({option} FOLDER)")
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing != target and not existing.is_dir():
+        raise GantoolsError(f"cannot write to '{target}': '{existing}' is a file; choose another {option}")
+    where = existing if existing != target else target.parent
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise GantoolsError(f"cannot write to '{target}': '{where}' is not writable; choose another {option}")
+    return target
 
 
 class AtomicTableWriter:
@@ -89,7 +111,10 @@ class AtomicTableWriter:
     def __init__(self, path: str | Path) -> None:
         self.path = check_output_path(path)
         self.parquet = self.path.suffix.lower() == ".parquet"
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        except OSError as exc:
+            raise GantoolsError(f"cannot write '{self.path}' ({exc.strerror}); choose another --out") from None
         os.close(fd)
         self.tmp = Path(tmp)
         self._writer = None

@@ -16,8 +16,9 @@ from gantools.data.io import find_tables, iter_table_chunks, read_table
 from gantools.errors import GantoolsError
 from gantools.lift import AugmentationAdvice
 from gantools.model import TabularGAN, class_key
-from gantools.output import AtomicTableWriter, check_output_path, write_table
+from gantools.output import AtomicTableWriter, check_output_path, check_writable_folder, write_table
 from gantools.settings import DEFAULT_MODEL_DIR
+from gantools.training.checkpoint import read_checkpoint
 
 if TYPE_CHECKING:
     from gantools.evaluation import EvaluationReport
@@ -42,11 +43,16 @@ def train(
     column_kinds: Mapping[str, str] | None = None,
     verbose: bool = False,
     anomalies: str | Path | pd.DataFrame | None = None,
+    resume: bool = False,
 ) -> TabularGAN:
     """Train a model on a CSV/Parquet file or a DataFrame and write it to ``model_dir``.
 
     ``anomalies``: a file (or DataFrame) of a few known anomalous records; they tune the score's weights.
+    ``resume``: continue the interrupted training whose model (with its checkpoint) is in ``model_dir``; the
+    data and settings must be the same.
     """
+    check_writable_folder(model_dir, "--model")
+    checkpoint = read_checkpoint(model_dir) if resume else None
     if isinstance(data, pd.DataFrame):
         frame, source = data, "the DataFrame"
     else:
@@ -57,7 +63,7 @@ def train(
     elif anomalies is not None:
         anomalies_frame, anomalies_source = read_table(anomalies), f"'{anomalies}'"
     model = TabularGAN(config, column_kinds, verbose).fit(
-        frame, label, source=source, anomalies=anomalies_frame, anomalies_source=anomalies_source
+        frame, label, source=source, anomalies=anomalies_frame, anomalies_source=anomalies_source, resume=checkpoint
     )
     model.save(model_dir)
     return model
@@ -119,6 +125,7 @@ class ScoreReport:
     threshold: float
     files: list[dict[str, Any]] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    not_tables: list[str] = field(default_factory=list)  # files in the input folders that are not CSV/Parquet
 
     @property
     def rows(self) -> int:
@@ -148,7 +155,8 @@ def score(
     named ``<label>_in_file`` when the label's name is one of these columns, e.g. ``class``). Rows whose
     label is a class the model never saw are scored against the known class they fit best and counted per
     file (``unseen_classes``: label value -> rows). Files that cannot be scored are listed in
-    ``report.failed``; the others are still written. An image model scores image files and folders instead
+    ``report.failed``; the others are still written; files in the folders that are not tables are skipped and
+    listed in ``report.not_tables``. An image model scores image files and folders instead
     (``gantools.image.workflows.score_images``; ``heatmaps``: a folder for its residual overlays).
     """
     if is_image_model(model_dir):
@@ -161,14 +169,14 @@ def score(
         raise GantoolsError("--heatmaps applies to image models; use --explain K for tables")
     check_output_path(out)
     model = TabularGAN.load(model_dir, device)
-    files = find_tables(list(inputs))
+    report = ScoreReport(Path(out), float("nan"))
+    files = find_tables(list(inputs), report.not_tables)
     model.check_score_options(normal_class, fpr)  # bad options fail before any file is read
     label = model.schema_.label
     # The file's label is kept, under another name when it would hide an output column (a label called
     # "class" would otherwise overwrite the class each row was scored against).
     kept_label = label if label not in SCORE_COLUMNS + ["top_features"] else f"{label}_in_file"
     known_labels = {_label_text(class_key(c)) for c in model.classes_}
-    report = ScoreReport(Path(out), float("nan"))
     writer = AtomicTableWriter(out)
     header: pd.DataFrame | None = None  # the output's columns, written alone when every file is header-only
     try:

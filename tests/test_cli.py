@@ -22,7 +22,12 @@ def workdir(tmp_path_factory, banknote) -> Path:
 
 def test_train_writes_the_model_folder(workdir):
     model = workdir / "gantools-model"
-    assert sorted(p.name for p in model.iterdir()) == ["config.json", "preprocessor.json", "weights.safetensors"]
+    assert sorted(p.name for p in model.iterdir()) == [
+        "config.json",
+        "manifest.json",
+        "preprocessor.json",
+        "weights.safetensors",
+    ]
 
 
 def test_train_small_data_reports_early_stopping_and_refit(tmp_path, banknote):

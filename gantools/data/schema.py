@@ -11,6 +11,19 @@ import pandas as pd
 from gantools.errors import GantoolsError
 
 KINDS = ("numeric", "integer", "categorical", "boolean")
+MAX_MAGNITUDE = 1e100  # beyond it, squares in the statistics overflow (measured: 1e200 broke training)
+
+
+def check_unique_columns(names: list, source: str) -> None:
+    """One line naming the first column name that appears twice in ``source``."""
+    seen: dict = {}
+    for position, name in enumerate(names):
+        if name in seen and not (isinstance(name, float) and name != name):
+            raise GantoolsError(
+                f"column '{name}' appears twice in {source} (columns {seen[name] + 1} and {position + 1}); "
+                "rename or drop one"
+            )
+        seen.setdefault(name, position)
 
 
 @dataclass
@@ -50,6 +63,7 @@ class Schema:
     def check_columns(self, df: pd.DataFrame, source: str = "the data") -> None:
         """Fail with one line when ``df`` lacks feature columns the model was trained on or holds text
         where the model expects numbers."""
+        check_unique_columns(list(df.columns), source)
         missing = [c for c in self.names if c not in df.columns]
         if missing:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -60,6 +74,8 @@ class Schema:
         for spec in self.columns:  # text where numbers are expected would otherwise be read as missing
             if spec.kind in ("numeric", "integer") and not _holds_numbers(dtypes[spec.name]):
                 _check_numbers(df[spec.name], f"column '{spec.name}' in {source} is {spec.kind} in the model")
+            if spec.kind in ("numeric", "integer"):
+                check_magnitudes(df[spec.name], f"column '{spec.name}' in {source}")
 
 
 def _holds_numbers(dtype: Any) -> bool:
@@ -74,6 +90,38 @@ def _check_numbers(series: pd.Series, context: str) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise GantoolsError(f"{context} but row {row} holds {series.iloc[row]!r}")
+
+
+def check_magnitudes(series: pd.Series, context: str) -> None:
+    """One line naming the first row of a numeric column that holds ±inf or a number beyond ``MAX_MAGNITUDE``
+    (whose square overflows the statistics; missing values are fine)."""
+    values = pd.to_numeric(series, errors="coerce")
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return
+    array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.abs(array) > MAX_MAGNITUDE
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        what = "infinity" if np.isinf(array[row]) else f"{array[row]:g}, beyond ±{MAX_MAGNITUDE:g}"
+        hint = "leave the cell empty (missing) or give a number" if np.isinf(array[row]) else "rescale the column"
+        raise GantoolsError(f"{context} holds {what} at row {row}; {hint}")
+
+
+def _mostly_numbers(series: pd.Series, context: str) -> None:
+    """A text column whose cells are numbers but for a few (at most 5% of them, and the numbers many and
+    varied): those cells are typos or markers, not categories. One line naming the first such row."""
+    non_null = series.dropna()
+    if len(non_null) < 20:
+        return
+    numbers = pd.to_numeric(non_null, errors="coerce")
+    text = numbers.isna()
+    if text.any() and text.mean() <= 0.05 and numbers.nunique() > 20:
+        row = int(np.flatnonzero(series.notna().to_numpy())[np.flatnonzero(text.to_numpy())[0]])
+        more = f" (and {int(text.sum()) - 1} more)" if text.sum() > 1 else ""
+        raise GantoolsError(
+            f"{context} holds numbers but row {row} holds {series.iloc[row]!r}{more}; fix those cells or leave them "
+            f"empty (missing), or declare the column categorical (--kind {series.name}=categorical)"
+        )
 
 
 def _infer_kind(series: pd.Series) -> str:
@@ -102,6 +150,7 @@ def infer_schema(
 ) -> Schema:
     """Infer each column's kind (numeric, integer, categorical, boolean); ``kinds`` overrides by name."""
     kinds = dict(kinds or {})
+    check_unique_columns(list(df.columns), source)
     if label is not None and label not in df.columns:
         raise GantoolsError(f"label column '{label}' not in {source} (columns: {', '.join(map(str, df.columns))})")
     for name, kind in kinds.items():
@@ -117,8 +166,11 @@ def infer_schema(
         if series.isna().all():
             raise GantoolsError(f"column '{name}' in {source} has no values; drop it or fill it")
         kind = kinds.get(name) or _infer_kind(series)
+        if kind == "categorical" and name not in kinds and not _holds_numbers(series.dtype):
+            _mostly_numbers(series, f"column '{name}' in {source}")
         if kind in ("numeric", "integer"):
             _check_numbers(series, f"column '{name}' in {source} is declared {kind}")
+            check_magnitudes(series, f"column '{name}' in {source}")
         columns.append(ColumnSpec(str(name), kind, str(series.dtype), bool(series.isna().any())))
     if not columns:
         raise GantoolsError(f"{source} has no feature columns besides the label")

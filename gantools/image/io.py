@@ -80,12 +80,15 @@ def read_images(
     idx = _idx_files(folder)
     if idx is not None:
         return _read_idx(*idx, resolution, channels, limit_per_class)
-    files, names = _listing(folder)
+    files, names, others = _listing(folder)
     if not files:
         raise GantoolsError(
             f"'{folder}' holds no image files ({', '.join(IMAGE_SUFFIXES[:4])}, ...); give a folder of images"
         )
-    return read_image_files(files, names, resolution, channels, classes, limit_per_class, where=f"'{folder}'")
+    not_images = [(str(f), f"not an image file ({f.suffix or 'no suffix'})") for f in others]
+    return read_image_files(
+        files, names, resolution, channels, classes, limit_per_class, where=f"'{folder}'", skipped=not_images
+    )
 
 
 def read_image_files(
@@ -96,11 +99,14 @@ def read_image_files(
     classes: list[str] | None = None,
     limit_per_class: int | None = None,
     where: str = "the files",
+    skipped: list[tuple[str, str]] | None = None,
 ) -> ImageSet:
-    """Read image ``files`` whose classes are ``names`` (see ``read_images`` for the other arguments)."""
+    """Read image ``files`` whose classes are ``names`` (see ``read_images`` for the other arguments);
+    ``skipped``: (file, why) of files already passed over (e.g. not images), counted with the unreadable."""
     known = list(classes) if classes is not None else sorted(set(names))
     index = {name: i for i, name in enumerate(known)}
-    arrays, labels, sources, skipped = [], [], [], []
+    arrays, labels, sources = [], [], []
+    skipped = list(skipped or [])
     taken: dict[int, int] = {}
     for file, name in zip(files, names):
         label = index.get(name, -1)
@@ -116,7 +122,8 @@ def read_image_files(
         taken[label] = taken.get(label, 0) + 1
     if skipped:
         warnings.warn(
-            f"skipped {len(skipped)} unreadable file(s) in {where} (first: {skipped[0][0]}: {skipped[0][1]})",
+            f"skipped {len(skipped)} unreadable or non-image file(s) in {where} (first: {skipped[0][0]}: "
+            f"{skipped[0][1]})",
             stacklevel=2,
         )
     if not arrays:
@@ -129,20 +136,26 @@ def read_image_files(
     return ImageSet(images, np.asarray(labels, dtype=np.int64), known, sources, skipped)
 
 
-def _listing(folder: Path) -> tuple[list[Path], list[str]]:
-    """Image files with their class: the sub-folder's name, or the folder's for a flat folder."""
-    files, names = [], []
-    top = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for sub in subs:
+def _listing(folder: Path) -> tuple[list[Path], list[str], list[Path]]:
+    """Image files with their class (the sub-folder's name, or the folder's for a flat folder), and the other
+    files where images are read (hidden files such as .DS_Store aside)."""
+    files, names, others = [], [], []
+    visible = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    top = [p for p in visible if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    for sub in (p for p in visible if p.is_dir()):
         for file in sorted(sub.rglob("*")):
-            if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES:
+            if not file.is_file() or file.name.startswith("."):
+                continue
+            if file.suffix.lower() in IMAGE_SUFFIXES:
                 files.append(file)
                 names.append(sub.name)
+            else:
+                others.append(file)
     if not files:  # a flat folder: one class named after it (with sub-folders, top-level files such as
         # sample grids are not training images, as in torchvision's ImageFolder)
         files, names = top, [folder.name] * len(top)
-    return files, names
+        others = [p for p in visible if p.is_file() and p.suffix.lower() not in IMAGE_SUFFIXES]
+    return files, names, others
 
 
 def _open(file: Path) -> np.ndarray:

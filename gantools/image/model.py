@@ -22,14 +22,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from gantools.bundle import IMAGE_FORMAT, read_bundle, write_bundle
+from gantools.bundle import IMAGE_FORMAT, load_weights, read_bundle, write_bundle
 from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.errors import GantoolsError
+from gantools.fields import checked_fields, matches
 from gantools.image.io import RESOLUTIONS, ImageSet
 from gantools.image.networks import ImageDiscriminator, ImageEncoder, ImageGenerator, diff_augment
 from gantools.progress import training_progress
 from gantools.scoring import RawParts, ScoreCalibration
+from gantools.training.checkpoint import Checkpoint, fingerprint, rng_states, set_rng_states
 from gantools.training.device import resolve_device
+from gantools.training.stop import check_stop, stoppable
 from gantools.training.trainer import ClassBalancedSampler
 
 ProgressFn = Callable[[str, int, int, dict[str, float]], None]
@@ -50,6 +53,7 @@ class ImageConfig:
     lr: float = 2e-4
     ema_decay: float = 0.999
     diversity_weight: float = 0.3  # mode-seeking term (Mao et al. 2019): G pays for mapping two z's of a class alike
+    class_weight: float = 0.0  # auxiliary classifier on D's features (AC-GAN): D learns the classes, G pays for others
     holdout_fraction: float = 0.1  # held-out images that calibrate the score
     seed: int = 0
     device: str = "auto"
@@ -63,7 +67,7 @@ class ImageConfig:
                 raise GantoolsError(
                     f"{name} must be a whole number ≥ {0 if name.endswith('steps') else 1}, not {value}"
                 )
-        for name in ("lr", "diversity_weight", "ema_decay"):
+        for name in ("lr", "diversity_weight", "ema_decay", "class_weight"):
             value = getattr(self, name)
             low_ok = name != "lr"
             if (
@@ -113,8 +117,12 @@ class ImageGAN:
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: ImageSet, progress: ProgressFn | None = None) -> ImageGAN:
-        """Train G, D, E on ``data`` (minus a held-out share per class) and calibrate the score."""
+    def fit(self, data: ImageSet, progress: ProgressFn | None = None, resume: Checkpoint | None = None) -> ImageGAN:
+        """Train G, D, E on ``data`` (minus a held-out share per class) and calibrate the score.
+
+        Ctrl+C or SIGTERM stops training at the next step (the model is completed from what was learned;
+        ``checkpoint_`` holds the state to continue from); ``resume``: a saved model's checkpoint (same images and
+        settings) to continue from where it stopped."""
         config = self.config
         config.validate()
         counts = np.bincount(data.labels[data.labels >= 0], minlength=len(data.classes))
@@ -137,10 +145,11 @@ class ImageGAN:
         self.steps_, self.encoder_steps_ = resolve_steps(config, len(train_idx))
         started = time.perf_counter()
         self._interrupted = False
-        with training_progress(self.verbose and progress is None) as bars:
+        with training_progress(self.verbose and progress is None) as bars, stoppable():
             progress = progress or bars
-            history = self._train_gan(images[train_idx], labels[train_idx], progress)
+            history, checkpoint = self._train_gan(images[train_idx], labels[train_idx], progress, resume)
             history.update(self._train_encoder(images[train_idx], labels[train_idx], progress))
+        self.checkpoint_ = checkpoint if self._interrupted else None
         history["interrupted"] = self._interrupted
         history["device"] = str(self.device_)
         history["gan_images_per_second"] = (
@@ -160,7 +169,9 @@ class ImageGAN:
         self.discriminator_ = ImageDiscriminator(*args).to(self.device_)
         self.encoder_ = ImageEncoder(c.latent_dim, *args).to(self.device_)
 
-    def _train_gan(self, images: torch.Tensor, labels: torch.Tensor, progress: ProgressFn | None) -> dict:
+    def _train_gan(
+        self, images: torch.Tensor, labels: torch.Tensor, progress: ProgressFn | None, resume: Checkpoint | None
+    ) -> tuple[dict, Checkpoint]:
         c = self.config
         g, d, g_ema = self.generator_, self.discriminator_, self.generator_ema_
         g.train(), d.train()
@@ -170,12 +181,29 @@ class ImageGAN:
         sampler = ClassBalancedSampler(labels, len(self.classes_), rng)
         batch = batch_of(c, len(images))
         colour = self.channels_ == 3
+        use_classes = c.class_weight > 0 and len(self.classes_) > 1
         steps = self.steps_
         tick = max(1, steps // 100)
         loss_d = loss_g = torch.zeros(())
-        started, step = time.perf_counter(), 0
+        settings = {k: v for k, v in asdict(c).items() if k != "device"}
+        key = fingerprint(images, labels, settings, steps)
+        nets = {"generator": g, "generator_ema": g_ema, "discriminator": d}
+        first, last = 1, steps
+        if resume is not None:
+            if resume.fingerprint != key:
+                raise GantoolsError(
+                    "the images or settings differ from those of the interrupted training; --resume needs the same "
+                    "images and options (or train without --resume)"
+                )
+            _restore(resume, nets, {"opt_g": opt_g, "opt_d": opt_d}, rng)
+            first, last = resume.step + 1, (resume.step if resume.finished else steps)
+            for opt in (opt_d, opt_g):  # the rate the linear decay had reached
+                for group in opt.param_groups:
+                    group["lr"] = c.lr * (1.0 - resume.step / steps)
+        started, step = time.perf_counter(), first - 1
         try:
-            for step in range(1, steps + 1):
+            for step in range(first, last + 1):
+                check_stop()
                 rows, classes = sampler(batch)
                 real = to_unit(images[rows])
                 z = torch.randn(batch, c.latent_dim, device=self.device_, generator=rng)
@@ -184,14 +212,20 @@ class ImageGAN:
                 with mixed_precision(self.device_):
                     fake = g(z, fake_classes)
                     both = diff_augment(torch.cat([real, fake.detach()]), rng, colour)
-                    scores = d(both, torch.cat([classes, fake_classes]))[0].float()
+                    scores, features = d(both, torch.cat([classes, fake_classes]))
+                scores = scores.float()
                 loss_d = F.relu(1.0 - scores[:batch]).mean() + F.relu(1.0 + scores[batch:]).mean()
+                if use_classes:  # D learns the classes from real images only
+                    loss_d = loss_d + c.class_weight * F.cross_entropy(d.classify(features[:batch]).float(), classes)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
                 with mixed_precision(self.device_):
-                    score_fake = d(diff_augment(fake, rng, colour), fake_classes)[0].float()
-                loss_g = -score_fake.mean()
+                    score_fake, features_fake = d(diff_augment(fake, rng, colour), fake_classes)
+                loss_g = -score_fake.float().mean()
+                if use_classes:
+                    logits = d.classify(features_fake).float()
+                    loss_g = loss_g + c.class_weight * F.cross_entropy(logits, fake_classes)
                 if c.diversity_weight > 0:
                     apart = (fake[:half] - fake[half : 2 * half]).float().abs().mean(dim=(1, 2, 3))
                     ratio = apart / (z[:half] - z[half : 2 * half]).abs().mean(dim=1)
@@ -214,12 +248,14 @@ class ImageGAN:
             step -= 1
             self._interrupted = True
         g_ema.eval()
-        return {
+        checkpoint = _capture(step, not self._interrupted, key, nets, {"opt_g": opt_g, "opt_d": opt_d}, rng)
+        history = {
             "gan_steps": step,
             "gan_seconds": time.perf_counter() - started,
             "final_loss_d": float(loss_d.detach()),
             "final_loss_g": float(loss_g.detach()),
         }
+        return history, checkpoint
 
     def _train_encoder(self, images: torch.Tensor, labels: torch.Tensor, progress: ProgressFn | None) -> dict:
         c = self.config
@@ -236,6 +272,7 @@ class ImageGAN:
         started, step = time.perf_counter(), 0
         try:
             for step in range(1, steps + 1):
+                check_stop()
                 rows, classes = sampler(batch)
                 real = to_unit(images[rows])
                 z = torch.randn(batch, c.latent_dim, device=self.device_, generator=rng)
@@ -408,37 +445,99 @@ class ImageGAN:
             "calibration": self.calibration_.to_dict(),
         }
         codec = {"resolution": self.resolution_, "channels": self.channels_}
+        if getattr(self, "checkpoint_", None) is not None:
+            config["checkpoint"], checkpoint_tensors = self.checkpoint_.to_bundle()
+            tensors.update(checkpoint_tensors)
         return write_bundle(path, config, codec, tensors, IMAGE_FORMAT)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> ImageGAN:
+        """Load a model folder written by ``save``: checked against its manifest, its JSON fields against
+        their types and ranges, its weights against the networks the config names (one line when not)."""
         config, codec, tensors = read_bundle(path, IMAGE_FORMAT)
-        model = cls(ImageConfig(**{**config["train_config"], "device": device}))
+        try:
+            return cls._from_bundle(Path(path), device, config, codec, tensors)
+        except GantoolsError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
+            detail = f"{type(exc).__name__}: {exc}"[:200]
+            message = f"model in '{path}' holds settings gantools cannot use ({detail}); train again"
+            raise GantoolsError(message) from None
+
+    @classmethod
+    def _from_bundle(
+        cls, path: Path, device: str, config: dict, codec: dict, tensors: dict[str, torch.Tensor]
+    ) -> ImageGAN:
+        where = f"model in '{path}', config.json"
+        settings = checked_fields(ImageConfig, config["train_config"], f"{where} train_config")
+        model = cls(ImageConfig(**{**settings, "device": device}))
+        model.config.validate()
         model.device_ = resolve_device(device)
-        model.classes_ = [str(c) for c in config["classes"]]
-        model.class_counts_ = list(config["class_counts"])
-        model.resolution_, model.channels_ = int(codec["resolution"]), int(codec["channels"])
+        classes, counts = config["classes"], config["class_counts"]
+        if not matches(classes, list[str]) or not matches(counts, list[int]) or len(classes) != len(counts):
+            raise GantoolsError(f"{where}: 'classes' and 'class_counts' do not agree; train again")
+        model.classes_, model.class_counts_ = classes, counts
+        if not matches(codec, dict[str, int]):
+            raise GantoolsError(f"model in '{path}': preprocessor.json is not the image size; train again")
+        model.resolution_, model.channels_ = codec["resolution"], codec["channels"]
         if model.resolution_ not in RESOLUTIONS or model.channels_ not in (1, 3):
             raise GantoolsError(f"model in '{path}' has an unsupported image size; train again")
+        if not isinstance(config["history"], dict):
+            raise GantoolsError(f"{where}: 'history' is not a JSON object; train again")
         model.history_ = config["history"]
-        model.calibration_ = ScoreCalibration.from_dict(config["calibration"])
-        model._build()
-        for name, net in (
-            ("generator", model.generator_ema_),
-            ("discriminator", model.discriminator_),
-            ("encoder", model.encoder_),
-        ):
-            state = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
-            try:
-                net.load_state_dict(state)
-            except RuntimeError:
-                raise GantoolsError(f"model weights in '{path}' do not fit its networks; train again") from None
-            net.eval()
+        model.calibration_ = ScoreCalibration.from_dict(
+            checked_fields(ScoreCalibration, config["calibration"], f"{where} calibration")
+        )
+
+        def build(on: torch.device) -> dict[str, torch.nn.Module]:
+            c, args = model.config, (len(model.classes_), model.channels_, model.resolution_, model.config.width)
+            return {
+                "generator": ImageGenerator(c.latent_dim, *args).to(on),
+                "discriminator": ImageDiscriminator(*args).to(on),
+                "encoder": ImageEncoder(c.latent_dim, *args).to(on),
+            }
+
+        nets = load_weights(path, build, tensors, model.device_)
+        model.generator_ema_, model.discriminator_, model.encoder_ = (
+            nets["generator"], nets["discriminator"], nets["encoder"]
+        )  # fmt: skip
+        model.generator_ = model.generator_ema_
         return model
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "calibration_"):
             raise GantoolsError("this ImageGAN is not fitted yet; call fit first")
+
+
+def _capture(
+    step: int, finished: bool, key: str, nets: dict[str, torch.nn.Module], optimisers: dict, rng: torch.Generator
+) -> Checkpoint:
+    """The GAN phase's state after ``step`` steps: networks (with spectral norm's vectors), Adam's moments and
+    step counts, the random streams."""
+    tensors = {f"{name}.{k}": v.detach().clone() for name, net in nets.items() for k, v in net.state_dict().items()}
+    for name, opt in optimisers.items():
+        for i, param in enumerate(opt.param_groups[0]["params"]):
+            for k, v in opt.state.get(param, {}).items():
+                tensors[f"{name}.{i}.{k}"] = v.detach().clone()
+    tensors.update(rng_states(rng))
+    return Checkpoint(step, finished, key, tensors)
+
+
+def _restore(checkpoint: Checkpoint, nets: dict[str, torch.nn.Module], optimisers: dict, rng: torch.Generator) -> None:
+    t = checkpoint.tensors
+    try:
+        for name, net in nets.items():
+            net.load_state_dict({k[len(name) + 1 :]: v for k, v in t.items() if k.startswith(name + ".")})
+        for name, opt in optimisers.items():
+            for i, param in enumerate(opt.param_groups[0]["params"]):
+                if f"{name}.{i}.step" in t:  # "step" stays on the CPU, as torch.optim keeps it
+                    opt.state[param] = {
+                        k: t[f"{name}.{i}.{k}"].to("cpu" if k == "step" else param.device)
+                        for k in ("step", "exp_avg", "exp_avg_sq")
+                    }
+        set_rng_states(rng, t)
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise GantoolsError(f"the checkpoint does not fit this training ({exc}); train without --resume") from None
 
 
 def _stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

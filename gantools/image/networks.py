@@ -85,9 +85,10 @@ class ImageDiscriminator(nn.Module):
         self.phi = _ConvFeatures(channels, resolution, width, sn=True)
         self.psi = spectral_norm(nn.Linear(self.phi.features, 1))
         self.embed = spectral_norm(nn.Embedding(n_classes, self.phi.features))
+        self.classify = spectral_norm(nn.Linear(self.phi.features, n_classes))  # auxiliary classifier (AC-GAN)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(scores (n,), features (n, f))."""
+        """(scores (n,), features (n, f)); ``classify(features)``: class logits."""
         f = self.phi(x)
         return self.psi(f).squeeze(1) + (self.embed(y) * f).sum(dim=1), f
 

@@ -13,12 +13,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gantools.bundle import IMAGE_FORMAT
 from gantools.errors import GantoolsError
 from gantools.image.io import IMAGE_SUFFIXES, ImageSet, is_image_source, read_image_files, read_images
 from gantools.image.model import ImageConfig, ImageGAN, batch_of
 from gantools.image.output import write_heatmaps, write_image_folder
-from gantools.output import AtomicTableWriter, check_output_path
+from gantools.output import AtomicTableWriter, check_output_path, check_writable_folder
 from gantools.settings import DEFAULT_MODEL_DIR
+from gantools.training.checkpoint import read_checkpoint
 
 MNIST_FOLDER = "MNIST/raw"  # where torchvision's download puts the IDX files
 
@@ -56,23 +58,27 @@ def train_images(
     holdout: float | None = None,
     verbose: bool = False,
     download: bool = False,
+    resume: bool = False,
 ) -> ImageGAN:
     """Train an image model on a folder (ImageFolder tree, flat folder or MNIST IDX files) and write it to
     ``model_dir``. ``epochs``: passes over the training images (default: one step per training image, 2,000
-    to 6,000 steps; the encoder a third of that)."""
+    to 6,000 steps; the encoder a third of that). ``resume``: continue the interrupted training whose model is
+    in ``model_dir`` (same images and options)."""
     config = ImageConfig(seed=seed, device=device)
     if batch_size is not None:
         config.batch_size = batch_size
     if holdout is not None:
         config.holdout_fraction = holdout
     config.validate()
+    check_writable_folder(model_dir, "--model")
+    checkpoint = read_checkpoint(model_dir, IMAGE_FORMAT) if resume else None
     images = read_images(_source(data, download))
     if epochs is not None:
         if not isinstance(epochs, (int, float)) or not epochs > 0 or not math.isfinite(epochs):
             raise GantoolsError(f"--epochs must be a number above 0 (got {epochs!r})")
         n_train = len(images) * (1 - config.holdout_fraction)
         config.steps = max(1, round(epochs * n_train / batch_of(config, round(n_train))))
-    model = ImageGAN(config, verbose).fit(images)
+    model = ImageGAN(config, verbose).fit(images, resume=checkpoint)
     model.save(model_dir)
     return model
 

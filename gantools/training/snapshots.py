@@ -122,6 +122,29 @@ class SnapshotSelector:
         d.load_state_dict(self._states[index][1])
         self.selected_step, self.selected_value = self.trace[index]
 
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """(tensors, JSON) of the checks so far: for a checkpoint (``load_state`` reads them back)."""
+        tensors = {}
+        for i, (per_row, (g, d)) in enumerate(zip(self._per_row, self._states)):
+            tensors[f"{i}.per_row"] = per_row
+            tensors.update({f"{i}.g.{k}": v for k, v in g.items()})
+            tensors.update({f"{i}.d.{k}": v for k, v in d.items()})
+        meta = {"best": self.best, "best_step": self.best_step, "checks_since_best": self.checks_since_best,
+                "trace": [list(t) for t in self.trace]}  # fmt: skip
+        return tensors, meta
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        selector = meta["selector"]
+        self.best, self.best_step = float(selector["best"]), int(selector["best_step"])
+        self.checks_since_best = int(selector["checks_since_best"])
+        self.trace = [(int(step), float(value)) for step, value in selector["trace"]]
+        self._per_row, self._states = [], []
+        for i in range(len(self.trace)):
+            self._per_row.append(tensors[f"{i}.per_row"])
+            g = {k[len(f"{i}.g.") :]: v for k, v in tensors.items() if k.startswith(f"{i}.g.")}
+            d = {k[len(f"{i}.d.") :]: v for k, v in tensors.items() if k.startswith(f"{i}.d.")}
+            self._states.append((g, d))
+
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}

@@ -22,10 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from gantools.config import TrainConfig
+from gantools.errors import GantoolsError
 from gantools.models import Discriminator, Encoder, Generator, activate_output
 from gantools.training.adam import Adam
+from gantools.training.checkpoint import Checkpoint, fingerprint, rng_states, set_rng_states
 from gantools.training.snapshots import SnapshotSelector
 from gantools.training.stacked import LEAK, StackedGAN
+from gantools.training.stop import check_stop
 
 ProgressFn = Callable[[str, int, int, dict[str, float]], None]
 
@@ -40,6 +43,8 @@ class Networks:
     interrupted: bool = False
     # the EMA generators of the further ensemble members (trained beside this one from other seeds)
     members: list[Generator] = field(default_factory=list)
+    # the GAN phase's state where it stopped (interrupted, or at its end): what ``--resume`` continues from
+    checkpoint: Checkpoint | None = None
 
     def eval(self) -> Networks:
         for net in (self.generator, self.generator_ema, self.discriminator, self.encoder, *self.members):
@@ -89,6 +94,7 @@ def train_networks(
     gan_steps: int | None = None,
     encoder: bool = True,
     members: int = 1,
+    resume: Checkpoint | None = None,
 ) -> Networks:
     """Train G, D (and the EMA of G), then E, on the preprocessed rows ``X`` with class indices ``y``.
 
@@ -98,13 +104,15 @@ def train_networks(
     ``members`` > 1 trains that many GANs at once (stacked: ``gantools.training.stacked``), member k from
     seed ``config.member_seed(k)``; the first is the returned networks', the others' EMA generators come
     back as ``Networks.members``. With early stopping each member trains and stops on its own.
+    ``resume``: a checkpoint of an interrupted run on the same rows and settings (``Networks.checkpoint``):
+    the GAN phase continues from it (or, when it had ended, is not run again), exactly where it stopped.
     """
     config = config.resolve_sizes(n_classes, len(X), X.shape[1])
     if gan_steps is None:
         gan_steps = config.resolved_epochs(len(X)) * config.steps_per_epoch(len(X))
     early = validation is not None and len(validation[0]) > 0 and config.use_early_stopping(n_classes)
     if early and members > 1:  # each member stops at its own step: trained one after another
-        nets = train_networks(X, y, n_classes, cat_slices, config, progress, validation, gan_steps, encoder)
+        nets = train_networks(X, y, n_classes, cat_slices, config, progress, validation, gan_steps, encoder, 1, resume)
         for k in range(1, members):
             if nets.interrupted:
                 break
@@ -143,7 +151,19 @@ def train_networks(
     sampler = ClassBalancedSampler(y, n_classes, rng)
     batch = min(config.batch_size, max(len(X), 8))
     run = _GanRun(stacked, X, sampler, batch, n_classes, cat_slices, config, rng)
-    step = run.train(gan_steps, progress, selector, nets)
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "device"}
+    key = fingerprint(X, y, *(validation or ()), settings, gan_steps, members)
+    if resume is None:
+        step = run.train(gan_steps, progress, selector, nets)
+    elif resume.fingerprint != key:
+        raise GantoolsError(
+            "the data or settings differ from those of the interrupted training; --resume needs the same data, "
+            "label and options (or train without --resume)"
+        )
+    else:
+        run.restore(resume, selector)
+        step = resume.step if resume.finished else run.train(gan_steps, progress, selector, nets, resume.step)
+    nets.checkpoint = run.capture(step, not run.interrupted, selector, key)
     for k, member in enumerate(ensemble):
         stacked.export(k, member.generator, member.generator_ema, member.discriminator)
     nets.interrupted = run.interrupted
@@ -239,15 +259,22 @@ class _GanRun:
         return loss_d, loss_g
 
     def train(
-        self, gan_steps: int, progress: ProgressFn | None, selector: SnapshotSelector | None, nets: Networks
+        self,
+        gan_steps: int,
+        progress: ProgressFn | None,
+        selector: SnapshotSelector | None,
+        nets: Networks,
+        start: int = 0,
     ) -> int:
-        """Up to ``gan_steps`` steps (fewer when early stopping or Ctrl+C stops them); the steps taken."""
+        """Steps ``start + 1`` to ``gan_steps`` (fewer when early stopping or Ctrl+C stops them); the steps
+        taken in all."""
         k, tick = self.stacked.members, max(1, gan_steps // 100)
         started = time.perf_counter()
         loss_d = loss_g = torch.zeros(())
-        step = 0
+        step = start
         try:
-            for step in range(1, gan_steps + 1):
+            for step in range(start + 1, gan_steps + 1):
+                check_stop()
                 loss_d, loss_g = self.step(step)
                 if progress and (step % tick == 0 or step in (1, gan_steps)):
                     progress("gan", step, gan_steps, {"loss_d": loss_d.item() / k, "loss_g": loss_g.item() / k})
@@ -258,11 +285,51 @@ class _GanRun:
                     self.stacked.export(0, nets.generator, nets.generator_ema, nets.discriminator)
                     if selector.check(step, nets.generator_ema, nets.discriminator):
                         break
-        except KeyboardInterrupt:  # the step in progress did not finish
+        except KeyboardInterrupt:  # the step in progress did not start (check_stop) or did not finish
             self.interrupted, step = True, step - 1
         self.seconds = time.perf_counter() - started
         self.losses = (float(loss_d.detach()) / k, float(loss_g.detach()) / k)
         return step
+
+    def capture(self, step: int, finished: bool, selector: SnapshotSelector | None, key: str) -> Checkpoint:
+        """The run's state after ``step`` steps (G, its EMA, D with spectral norm's vectors, the optimisers,
+        the random streams, the selector's snapshots)."""
+        s = self.stacked
+        tensors = {"g": s.g_flat.detach().clone(), "g_ema": s.g_ema_flat.clone(), "d": s.d_flat.detach().clone()}
+        for name, (u, v) in s.sn_vectors.items():
+            tensors[f"sn.{name}.u"], tensors[f"sn.{name}.v"] = u.clone(), v.clone()
+        meta: dict = {"losses": list(self.losses)}
+        for label, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            for i, (m, v) in enumerate(zip(opt.exp_avg, opt.exp_avg_sq)):
+                tensors[f"{label}.{i}.m"], tensors[f"{label}.{i}.v"] = m.clone(), v.clone()
+            meta[f"{label}_steps"] = list(opt.steps)
+        tensors.update(rng_states(self.rng))
+        if selector is not None:
+            selector_tensors, meta["selector"] = selector.state()
+            tensors.update({f"selector.{k}": v for k, v in selector_tensors.items()})
+        return Checkpoint(step, finished, key, tensors, meta)
+
+    def restore(self, checkpoint: Checkpoint, selector: SnapshotSelector | None) -> None:
+        """Load ``capture``'s state (from a run on the same rows and settings: its fingerprint matched)."""
+        s, t = self.stacked, checkpoint.tensors
+        pairs = [(s.g_flat, "g"), (s.g_ema_flat, "g_ema"), (s.d_flat, "d")]
+        for name, (u, v) in s.sn_vectors.items():
+            pairs += [(u, f"sn.{name}.u"), (v, f"sn.{name}.v")]
+        for label, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            for i, (m, v) in enumerate(zip(opt.exp_avg, opt.exp_avg_sq)):
+                pairs += [(m, f"{label}.{i}.m"), (v, f"{label}.{i}.v")]
+        try:
+            with torch.no_grad():
+                for target, name in pairs:
+                    target.copy_(t[name].view_as(target))
+            for label, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+                opt.steps = [int(n) for n in checkpoint.meta[f"{label}_steps"]][: len(opt.steps)]
+            set_rng_states(self.rng, t)
+            self.losses = tuple(float(x) for x in checkpoint.meta["losses"])
+            if selector is not None:
+                selector.load_state({k[9:]: v for k, v in t.items() if k.startswith("selector.")}, checkpoint.meta)
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise GantoolsError(f"the checkpoint does not fit this training ({exc}); train without --resume") from None
 
 
 def numeric_slots(n_features: int, cat_slices: list[tuple[int, int]]) -> torch.Tensor:
@@ -342,6 +409,7 @@ def _train_encoder(
     step = 0
     try:
         for step in range(1, steps + 1):
+            check_stop()
             rows, classes = sampler(batch)
             real = X[rows]
             # Generated rows are unlimited draws from what G learned: reconstructing them too teaches E
@@ -364,7 +432,7 @@ def _train_encoder(
             if progress and (step % tick == 0 or step in (1, steps)):
                 progress("encoder", step, steps, {"loss": loss.item()})
     except KeyboardInterrupt:
-        nets.interrupted = True
+        nets.interrupted, step = True, step - 1
     nets.history.update(
         encoder_steps=step, encoder_seconds=time.perf_counter() - started, final_loss_e=float(loss.detach())
     )

@@ -1,0 +1,110 @@
+"""Interrupt and resume (issue 28): Ctrl+C / SIGTERM stops training between two steps, the model folder is
+usable at once and holds a checkpoint, and ``train --resume`` continues to the same networks as a training
+that was never stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import torch
+from conftest import gantools_exe, run_cli
+
+from gantools.errors import GantoolsError
+from gantools.image import ImageConfig, ImageGAN, ImageSet
+from gantools.training.checkpoint import read_checkpoint
+
+
+def _interrupt_cli_training(args: list[str], cwd, sig: int, delay: float) -> subprocess.CompletedProcess:
+    """Run `gantools train ...` and send ``sig`` ``delay`` seconds after its GAN phase began."""
+    env = {**os.environ, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"}  # bars drawn: the test sees the phase
+    proc = subprocess.Popen(
+        [*gantools_exe(), "train", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal delivers Ctrl+C
+    )  # fmt: skip
+    drained: list[bytes] = []
+    reader = threading.Thread(target=lambda: drained.extend(iter(lambda: proc.stderr.read1(4096), b"")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 600
+    while b"Training GAN" not in b"".join(drained) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if b"Training GAN" not in b"".join(drained):
+        proc.kill()
+        pytest.fail(f"training did not start: {b''.join(drained).decode(errors='replace')[-2000:]}")
+    time.sleep(delay)
+    proc.send_signal(sig)
+    proc.wait(timeout=600)
+    reader.join(timeout=10)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.read().decode(), b"".join(drained))
+
+
+@pytest.mark.parametrize(("label", "sig"), [([], signal.SIGINT), (["--label", "class"], signal.SIGTERM)])
+def test_stopped_at_a_random_point_and_resumed_trains_the_same_model(tmp_path, banknote, label, sig):
+    banknote.sample(600, random_state=1).to_csv(tmp_path / "notes.csv", index=False)
+    args = ["notes.csv", *label, "--epochs", "400", "--seed", "2"]
+    run_cli("train", *args, "--model", "reference", "--quiet", cwd=tmp_path, check=True)
+    delay = random.Random(str(label)).uniform(0.2, 2.0)
+    stopped = _interrupt_cli_training([*args, "--model", "m"], tmp_path, sig, delay)
+    assert stopped.returncode == 0, stopped.stderr[-2000:]
+    assert "--resume continues it" in " ".join(stopped.stdout.split())
+    checkpoint = json.loads((tmp_path / "m" / "config.json").read_text())["checkpoint"]
+    reference_steps = json.loads((tmp_path / "reference" / "config.json").read_text())["history"]["gan_steps"]
+    assert 0 <= checkpoint["step"] < reference_steps and not checkpoint["finished"]
+    run_cli("augment", "--model", "m", "--n", "50", "--out", "now.csv", cwd=tmp_path, check=True)  # usable at once
+    resumed = run_cli("train", *args, "--model", "m", "--resume", "--quiet", cwd=tmp_path, check=True)
+    assert "interrupted" not in resumed.stdout
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    reference = json.loads((tmp_path / "reference" / "config.json").read_text())
+    assert "checkpoint" not in config
+    assert config["validation"] == reference["validation"]
+    assert config["history"]["gan_steps"] == reference_steps
+    # the same networks, bit for bit, as the training that was never stopped
+    assert (tmp_path / "m" / "weights.safetensors").read_bytes() == (
+        tmp_path / "reference" / "weights.safetensors"
+    ).read_bytes()
+
+
+def test_resume_refuses_other_data_and_a_finished_model(tmp_path, banknote):
+    banknote.sample(300, random_state=1).to_csv(tmp_path / "notes.csv", index=False)
+    banknote.sample(300, random_state=2).to_csv(tmp_path / "other.csv", index=False)
+    result = run_cli("train", "notes.csv", "--resume", "--quiet", cwd=tmp_path)
+    assert result.returncode == 1 and "no interrupted training in 'gantools-model'" in " ".join(result.stderr.split())
+    stopped = _interrupt_cli_training(["notes.csv", "--epochs", "2000"], tmp_path, signal.SIGINT, 0.5)
+    assert stopped.returncode == 0
+    result = run_cli("train", "other.csv", "--epochs", "2000", "--resume", "--quiet", cwd=tmp_path)
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 1 and "the data or settings differ from those of the interrupted training" in message
+    run_cli("train", "notes.csv", "--epochs", "3", "--quiet", cwd=tmp_path, check=True)  # finished: no checkpoint
+    result = run_cli("train", "notes.csv", "--epochs", "3", "--resume", "--quiet", cwd=tmp_path)
+    assert result.returncode == 1 and "holds no checkpoint to resume" in " ".join(result.stderr.split())
+
+
+def test_image_training_interrupted_then_resumed_matches(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (40, 1, 28, 28), dtype=torch.uint8, generator=generator)
+    data = ImageSet(images, (torch.arange(40) % 2).numpy(), ["a", "b"], [f"i{k}" for k in range(40)])
+    config = dict(steps=12, encoder_steps=4, width=8, device="cpu", seed=1)
+    reference = ImageGAN(ImageConfig(**config)).fit(data)
+
+    def stop_at_step_5(phase: str, step: int, total: int, metrics: dict) -> None:
+        if phase == "gan" and step == 5:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl+C: training stops before step 6
+
+    stopped = ImageGAN(ImageConfig(**config)).fit(data, progress=stop_at_step_5)
+    assert stopped.history_["interrupted"] and stopped.checkpoint_.step == 5
+    stopped.save(tmp_path / "m")
+    assert ImageGAN.load(tmp_path / "m").sample(4)[0].shape == (4, 1, 28, 28)  # usable as it is
+    checkpoint = read_checkpoint(tmp_path / "m", "gantools-image")
+    resumed = ImageGAN(ImageConfig(**config)).fit(data, resume=checkpoint)
+    assert resumed.history_["gan_steps"] == 12 and resumed.checkpoint_ is None
+    for name in ("generator_ema_", "discriminator_", "encoder_"):
+        a, b = getattr(reference, name).state_dict(), getattr(resumed, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    with pytest.raises(GantoolsError, match="images or settings differ"):
+        ImageGAN(ImageConfig(**{**config, "steps": 13})).fit(data, resume=checkpoint)
