@@ -11,6 +11,7 @@ at 28x28) for fast runs, split per class 80/20 (seeded). Results go to ``benchma
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,9 @@ def config(args: argparse.Namespace, seed: int) -> ImageConfig:
     c = ImageConfig(seed=seed, device=args.device)
     if args.steps is not None:
         c.steps = args.steps
+    for item in args.set or []:  # ImageConfig overrides, e.g. --set class_weight=0.5
+        name, value = item.split("=", 1)
+        setattr(c, name, json.loads(value))
     return c
 
 
@@ -276,6 +280,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--suffix", default="", help="appended to the results' file names")
+    parser.add_argument("--set", action="append", help="an ImageConfig override NAME=JSON (repeatable)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -1,8 +1,15 @@
 """Errors that reach the user as one clear line (the CLI prints them without a traceback)."""
 
+_ONE_LINE = str.maketrans({"\n": "\\n", "\r": "\\r", "\x0b": "\\v", "\x0c": "\\f", "\x1c": " ", "\x1d": " ",
+                           "\x1e": " ", "\x85": " ", "\u2028": " ", "\u2029": " "})  # fmt: skip
+
 
 class GantoolsError(Exception):
-    """Bad input or a state the user can fix: the message says what is wrong and what to do."""
+    """Bad input or a state the user can fix: the message says what is wrong and what to do. Always one line:
+    line breaks inside it (a value quoted from the data, e.g. a label with a newline) are written as ``\\n``."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(str(message).strip().translate(_ONE_LINE))
 
 
 class ModelNotFoundError(GantoolsError):

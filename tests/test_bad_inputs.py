@@ -25,6 +25,7 @@ TRAIN_CASES = {
     "train_no_label_column.csv": "label column 'class' not in .* \\(columns: variance, skewness, curtosis, entropy",
     "train_duplicated_column.csv": "column 'variance' appears twice in .* \\(columns 1 and 3\\); rename or drop one",
     "train_tiny_class.csv": "class '7' of label 'class' has only 1 row",
+    "train_newline_in_label.csv": "class 'two\\\\nlines' of label 'class' has only 1 row",  # still one line
     "train_text_in_numeric.csv": "column 'skewness' .* holds numbers but row 30 holds 'oops'.*--kind skewness=categ",
     "train_infinite.csv": "column 'variance' .* holds infinity at row 10; leave the cell empty",
     "train_huge.csv": "column 'variance' .* holds 1e\\+308, beyond ±1e\\+100 at row 10; rescale the column",
