@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,19 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"cannot store {type(value).__name__} in JSON")
+
+
+@contextmanager
+def settings_checked(path: str | Path) -> Iterator[None]:
+    """Around building a model from a folder's JSON: any error the values cause (a wrong type or shape that
+    slipped past the field checks) becomes one ``GantoolsError`` line naming the folder."""
+    try:
+        yield
+    except GantoolsError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        raise GantoolsError(f"model in '{path}' holds settings gantools cannot use ({detail}); train again") from None
 
 
 def load_weights(

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from gantools.bundle import load_weights, read_bundle, write_bundle
+from gantools.bundle import load_weights, read_bundle, settings_checked, write_bundle
 from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.config import TrainConfig
 from gantools.data.schema import infer_schema
@@ -628,15 +628,9 @@ class TabularGAN:
         networks the config names, and the model is used once on two generated rows: whatever is wrong is
         one ``GantoolsError`` line here, not a failure later."""
         config, pre, tensors = read_bundle(path)
-        try:
+        with settings_checked(path):
             model = cls._from_bundle(Path(path), device, config, pre, tensors)
             model.score(model.sample(2, seed=0))
-        except GantoolsError:
-            raise
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
-            detail = f"{type(exc).__name__}: {exc}"[:200]
-            message = f"model in '{path}' holds settings gantools cannot use ({detail}); train again"
-            raise GantoolsError(message) from None
         return model
 
     @classmethod

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -104,6 +106,16 @@ def files(draw) -> tuple[str, bytes]:
     return ".csv", data
 
 
+@contextmanager
+def _written(file: tuple[str, bytes]) -> Iterator[tuple[Path, Path]]:
+    """(a temporary folder, the generated file written in it as input.csv / input.parquet)."""
+    suffix, data = file
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"input{suffix}"
+        path.write_bytes(data)
+        yield Path(tmp), path
+
+
 def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name != "input.csv" and p.name != "input.parquet")
 
@@ -111,11 +123,7 @@ def _leftovers(folder: Path) -> list[str]:
 @FUZZ
 @given(file=files(), label=st.sampled_from([None, None, "class", "variance"]))
 def test_training_on_malformed_tables_fails_cleanly(file, label):
-    suffix, data = file
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        path = folder / f"input{suffix}"
-        path.write_bytes(data)
+    with _written(file) as (folder, path):
         config = TrainConfig(target_steps=2, encoder_steps=1, hidden=8, device="cpu")
         try:
             workflows.train(path, label, folder / "model", config)
@@ -136,11 +144,7 @@ def model_dir(banknote_model, tmp_path_factory) -> Path:
 @FUZZ
 @given(file=files())
 def test_scoring_malformed_tables_fails_cleanly(model_dir, file):
-    suffix, data = file
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        path = folder / f"input{suffix}"
-        path.write_bytes(data)
+    with _written(file) as (folder, path):
         out = folder / "scores.csv"
         try:
             report = workflows.score([path], model_dir, out, device="cpu")

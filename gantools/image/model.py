@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from gantools.bundle import IMAGE_FORMAT, load_weights, read_bundle, write_bundle
+from gantools.bundle import IMAGE_FORMAT, load_weights, read_bundle, settings_checked, write_bundle
 from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.errors import GantoolsError
 from gantools.fields import checked_fields, matches
@@ -464,14 +464,8 @@ class ImageGAN:
         """Load a model folder written by ``save``: checked against its manifest, its JSON fields against
         their types and ranges, its weights against the networks the config names (one line when not)."""
         config, codec, tensors = read_bundle(path, IMAGE_FORMAT)
-        try:
+        with settings_checked(path):
             return cls._from_bundle(Path(path), device, config, codec, tensors)
-        except GantoolsError:
-            raise
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
-            detail = f"{type(exc).__name__}: {exc}"[:200]
-            message = f"model in '{path}' holds settings gantools cannot use ({detail}); train again"
-            raise GantoolsError(message) from None
 
     @classmethod
     def _from_bundle(
