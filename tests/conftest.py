@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from gantools.config import TrainConfig
 from gantools.datasets import load_banknote
@@ -17,6 +18,12 @@ from gantools.model import TabularGAN
 from gantools.settings import data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# One torch/OpenMP thread in the tests and in the CLI processes they start (unless OMP_NUM_THREADS is set):
+# with two threads on two cores, any other load on the machine leaves OpenMP's threads waiting on each other
+# at every small operation (a 25 s resume test took 640 s beside one other process; a CI run stalled in it).
+# test_determinism.py runs with two threads on purpose.
+torch.set_num_threads(int(os.environ.setdefault("OMP_NUM_THREADS", "1")))
 
 
 def tiny_config(**overrides) -> TrainConfig:

@@ -1,5 +1,6 @@
 """Determinism on the CPU (issue 28): the same data and --seed give the same model and byte-identical
-synthetic rows and scores, across separate processes."""
+synthetic rows and scores, across separate processes, with the two threads a 2-core machine gives torch
+(the tests' other processes run one: conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+
+
+@pytest.fixture(autouse=True)
+def two_threads(monkeypatch):
+    """Several threads: an operation whose backward adds with parallel atomics (indexing) differs run to run."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
 
 
 @pytest.mark.parametrize("label", [["--label", "class"], []], ids=["classes", "one-class"])

@@ -65,10 +65,15 @@ def _layer_norm(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> to
 
 
 def _lookup(table: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Rows ``y`` (K, n) of each member's table (K, C, ...): (K, n, ...); one class: a broadcast view."""
+    """Rows ``y`` (K, n) of each member's table (K, C, ...): (K, n, ...); one class: a broadcast view.
+
+    A product with one-hot rows, not indexing: indexing's backward adds the gradient rows with parallel atomic
+    adds on a CPU with several threads (and on a GPU), so two trainings with one seed differed in the last bits.
+    """
     if table.shape[1] == 1:
         return table[:, :1]
-    return table[torch.arange(len(table), device=y.device).unsqueeze(1), y]
+    onehot = F.one_hot(y, table.shape[1]).to(table.dtype)  # (K, n, C)
+    return torch.bmm(onehot, table.flatten(2)).view(*y.shape, *table.shape[2:])
 
 
 class StackedGAN:
