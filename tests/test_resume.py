@@ -26,7 +26,6 @@ def _interrupt_cli_training(args: list[str], cwd, sig: int, delay: float) -> sub
     env = {**os.environ, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"}  # bars drawn: the test sees the phase
     proc = subprocess.Popen(
         [*gantools_exe(), "train", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal delivers Ctrl+C
     )  # fmt: skip
     drained: list[bytes] = []
     reader = threading.Thread(target=lambda: drained.extend(iter(lambda: proc.stderr.read1(4096), b"")), daemon=True)
