@@ -35,6 +35,13 @@ def wine():
     return X[keep], y[keep]
 
 
+@pytest.fixture
+def no_lift_estimate(monkeypatch):
+    """Counts and types only: skip the augmentation-lift estimate (three quarters of a small fit's time;
+    test_lift.py and the advice tests below check it)."""
+    monkeypatch.setattr(TabularGAN, "_estimate_lift", lambda *args, **kwargs: None)
+
+
 def _check_originals_first(X, y, X_res, y_res):
     n = len(X)
     if isinstance(X, pd.DataFrame):
@@ -54,7 +61,7 @@ def _check_originals_first(X, y, X_res, y_res):
         ({0: 310, 1: 55}, {0: 310, 1: 55}),
     ],
 )
-def test_dataframe_rebalanced_to_requested_counts(imbalanced, strategy, expected):
+def test_dataframe_rebalanced_to_requested_counts(imbalanced, strategy, expected, no_lift_estimate):
     X, y = imbalanced
     sampler = GANOverSampler(sampling_strategy=strategy, random_state=0, **FAST)
     X_res, y_res = sampler.fit_resample(X, y)
@@ -83,7 +90,7 @@ def test_dataframe_rebalanced_to_requested_counts(imbalanced, strategy, expected
         ({2: 30}, {0: 59, 1: 71, 2: 30}),
     ],
 )
-def test_multiclass_array_in_array_out(wine, strategy, expected):
+def test_multiclass_array_in_array_out(wine, strategy, expected, no_lift_estimate):
     X, y = wine
     sampler = GANOverSampler(sampling_strategy=strategy, random_state=0, **FAST)
     X_res, y_res = sampler.fit_resample(X, y)
