@@ -38,7 +38,7 @@ def wine():
 @pytest.fixture
 def no_lift_estimate(monkeypatch):
     """Counts and types only: skip the augmentation-lift estimate (three quarters of a small fit's time;
-    test_lift.py and the advice tests below check it)."""
+    test_lift.py checks it)."""
     monkeypatch.setattr(TabularGAN, "_estimate_lift", lambda *args, **kwargs: None)
 
 
@@ -118,7 +118,7 @@ def test_synthetic_rows_carry_their_class(banknote, imbalanced):
         assert (predicted[y_syn == cls] == cls).mean() > 0.9, f"class {cls} rows do not look like class {cls}"
 
 
-def test_mixed_dtypes_and_text_labels(imbalanced):
+def test_mixed_dtypes_and_text_labels(imbalanced, no_lift_estimate):
     X, y = imbalanced
     X = X.assign(
         band=pd.cut(X["variance"], 3, labels=["low", "mid", "high"]),  # pandas category
@@ -144,7 +144,7 @@ def test_mixed_dtypes_and_text_labels(imbalanced):
     assert kinds == ["numeric"] * 4 + ["categorical", "categorical", "integer"]
 
 
-def test_in_imblearn_pipeline_with_cross_validate(banknote):
+def test_in_imblearn_pipeline_with_cross_validate(banknote, no_lift_estimate):
     rows = pd.concat([banknote[banknote["class"] == 0].iloc[:200], banknote[banknote["class"] == 1].iloc[:40]])
     X, y = rows.drop(columns="class").to_numpy(), rows["class"].to_numpy()
     pipe = make_pipeline(
@@ -171,7 +171,7 @@ class SpyClassifier(ClassifierMixin, BaseEstimator):
         return self.inner_.predict(X)
 
 
-def test_no_synthetic_row_reaches_a_validation_fold(banknote):
+def test_no_synthetic_row_reaches_a_validation_fold(banknote, no_lift_estimate):
     rows = pd.concat([banknote[banknote["class"] == 0].iloc[:150], banknote[banknote["class"] == 1].iloc[:30]])
     X, y = rows.drop(columns="class").to_numpy(), rows["class"].to_numpy()
     pipe = make_pipeline(GANOverSampler(random_state=0, **FAST), SpyClassifier())
@@ -231,7 +231,7 @@ def test_other_bad_input_is_a_clear_error(imbalanced, wine):
         GANOverSampler(**FAST).fit_resample(X.iloc[:50], y.iloc[:50])
 
 
-def test_random_state_makes_results_reproducible_and_model_reusable(imbalanced):
+def test_random_state_makes_results_reproducible_and_model_reusable(imbalanced, no_lift_estimate):
     X, y = imbalanced
     sampler = GANOverSampler(random_state=7, **FAST)
     assert clone(sampler).get_params() == sampler.get_params() and not hasattr(sampler, "model_")
