@@ -176,7 +176,7 @@ def run_oneclass(args: argparse.Namespace) -> None:
             scores = model.score(test)
             score_seconds = time.perf_counter() - started
             results = {"gantools": scores["score"].to_numpy()}
-            parts = ("reconstruction", "discriminator", "critic")
+            parts = ("reconstruction", "critic")
             results.update({f"gantools: {p}": scores[f"score_{p}"].to_numpy() for p in parts})
             results.update(_diagnostics(model, test))
             results.update(_peers(train.images.flatten(1).float().numpy() / 255.0, flat_test, seed))
@@ -226,8 +226,8 @@ def _write_oneclass(args: argparse.Namespace, table: pd.DataFrame) -> None:
     summary = summary.sort_values("mean AUROC", ascending=False).reset_index()
     notes = (
         "One-class per digit: fit on the digit's 80% split, test on its 20% plus the 20% of every other digit "
-        "(anomalies). Peers on raw pixels in [0, 1]. gantools: reconstruction + discriminator-feature residual "
-        "+ critic (-D(x)), calibrated on held-out images of the digit (fpr_at_threshold at --fpr 0.05).\n\n"
+        "(anomalies). Peers on raw pixels in [0, 1]. gantools: reconstruction + critic (-D(x)), each "
+        "standardised, calibrated on held-out images of the digit (fpr_at_threshold at --fpr 0.05).\n\n"
         "AUROC per digit:\n\n" + per_digit.reset_index().to_markdown(index=False, floatfmt=".4f") + "\n"
     )
     write_results(f"image_oneclass_{args.data}{args.suffix}", table, summary, notes)

@@ -59,7 +59,7 @@ def test_tiny_model_samples_scores_saves_and_loads(tmp_path: Path, digits):
     assert read_images(folder).images.shape[0] == 25  # the written PNGs read back (grids at top are one class)
     scores = model.score(digits)
     assert list(scores.columns) == [
-        "source", "score", "score_reconstruction", "score_discriminator", "score_critic", "class", "is_anomaly"
+        "source", "score", "score_reconstruction", "score_critic", "class", "is_anomaly"
     ]  # fmt: skip
     assert np.isfinite(scores["score"]).all()
     model.save(tmp_path / "model")
@@ -137,7 +137,7 @@ def test_cli_on_image_folders_end_to_end(digit_folder: Path):
     assert "Heatmaps written to maps" in scored.stdout and "skipped 1 unreadable" in " ".join(scored.stderr.split())
     scores = pd.read_csv(work / "scores.csv")
     assert list(scores.columns) == [
-        "source", "score", "score_reconstruction", "score_discriminator", "score_critic", "class", "is_anomaly"
+        "source", "score", "score_reconstruction", "score_critic", "class", "is_anomaly"
     ]  # fmt: skip
     assert len(scores) == 72 + 1 and np.isfinite(scores["score"]).all()
     assert set(scores["class"].astype(str)) <= {"0", "1", "7"}

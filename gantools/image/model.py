@@ -4,9 +4,8 @@ Images live on the device as one uint8 tensor and are scaled to [-1, 1] in the s
 hinge loss, spectral norm in D, an EMA copy of G and DiffAugment on both of D's inputs; then an encoder E is
 trained with G and D frozen (as for tables: reconstruction of real and generated images plus D's feature
 residual). The score of an image is calibrated with the tabular model's ``ScoreCalibration`` on held-out
-images: reconstruction error |x − G(E(x))|² per channel, D's feature residual and D's verdict −D(x, y) (in the
-calibration's third slot), each standardised, equally weighted; the threshold is a quantile of the held-out
-scores.
+images: the reconstruction error |x − G(E(x))|² per channel and D's verdict −D(x, y) (in the calibration's
+third slot), each standardised, equally weighted; the threshold is a quantile of the held-out scores.
 """
 
 from __future__ import annotations
@@ -40,9 +39,10 @@ ProgressFn = Callable[[str, int, int, dict[str, float]], None]
 MIN_IMAGES_PER_CLASS = 2
 MIN_STEPS, MAX_STEPS = 2000, 6000
 SCORE_BATCH = 512
-# (reconstruction, D's feature residual, −D(x, y)): equal. The critic part, left out before, lifted one-class
-# MNIST's hardest digits from 0.912 / 0.897 to 0.943 / 0.952 AUROC (benchmarks/results/image_oneclass_*_s25.md)
-SCORE_WEIGHTS = (1 / 3, 1 / 3, 1 / 3)
+# (reconstruction, D's feature residual, −D(x, y)). One-class MNIST, the same networks: reconstruction + D's
+# feature residual (the score before) 0.956 mean AUROC, all three equally 0.972, reconstruction + critic 0.976
+# (min over digits 0.897 / 0.943 / 0.947; KNN on pixels 0.956): benchmarks/results/image_score_parts_s25.md
+SCORE_WEIGHTS = (0.5, 0.0, 0.5)
 
 
 @dataclass
@@ -323,7 +323,10 @@ class ImageGAN:
     # ------------------------------------------------------------------ scoring
     @torch.no_grad()
     def _raw_parts(self, images: torch.Tensor, classes: torch.Tensor) -> tuple[RawParts, torch.Tensor]:
-        """Raw parts of each image against one class each, and the reconstructions (uint8)."""
+        """Raw parts of each image against one class each, and the reconstructions (uint8). D's feature
+        residual only for models whose score weighs it (saved before session 25); 0 otherwise."""
+        calibration = getattr(self, "calibration_", None)
+        with_feature = calibration is not None and calibration.weight_discriminator > 0
         per_channel, feature, critic, recons = [], [], [], []
         g, d, e = self.generator_ema_, self.discriminator_, self.encoder_
         for start in range(0, len(images), SCORE_BATCH):
@@ -331,13 +334,15 @@ class ImageGAN:
             y = classes[start : start + SCORE_BATCH].to(self.device_)
             x_hat = g(e(x, y), y)
             s_real, f_real = d(x, y)
-            _, f_hat = d(x_hat, y)
             per_channel.append((x - x_hat).square().mean(dim=(2, 3)).cpu())
-            feature.append((f_real - f_hat).square().mean(dim=1).cpu())
+            if with_feature:
+                feature.append((f_real - d(x_hat, y)[1]).square().mean(dim=1).cpu())
+            else:
+                feature.append(torch.zeros(len(x)))
             critic.append(s_real.cpu())
             recons.append(to_uint8(x_hat).cpu())
         critic_values = torch.cat(critic).double().numpy()
-        # −D(x, y), how unreal D finds the image, is the score's third part (the calibration's density slot)
+        # −D(x, y), how unreal D finds the image, is the score's second part (the calibration's density slot)
         parts = RawParts(
             torch.cat(per_channel).double().numpy(),
             torch.cat(feature).double().numpy(),
@@ -347,6 +352,7 @@ class ImageGAN:
         return parts, torch.cat(recons)
 
     def _calibrate(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.calibration_ = None
         parts, _ = self._raw_parts(images, labels)
         self.calibration_ = ScoreCalibration.fit(parts, SCORE_WEIGHTS)
         own = self.calibration_.standardise(parts)[0]
@@ -361,9 +367,9 @@ class ImageGAN:
         scores, parts_by_class = [], []
         for k in range(len(self.classes_)):
             parts, _ = self._raw_parts(images, torch.full((len(images),), k, dtype=torch.long))
-            total, rec, disc, critic = self.calibration_.standardise(parts)
+            total, rec, _, critic = self.calibration_.standardise(parts)
             scores.append(total)
-            parts_by_class.append(np.stack([rec, disc, critic], axis=1))
+            parts_by_class.append(np.stack([rec, critic], axis=1))
         matrix = np.stack(scores, axis=1)
         best = matrix.argmin(axis=1)
         return matrix[np.arange(len(images)), best], best, parts_by_class
@@ -384,20 +390,19 @@ class ImageGAN:
                 raise GantoolsError(f"class '{normal_class}' is not one of the model's: {', '.join(self.classes_)}")
             k = self.classes_.index(normal_class)
             parts, _ = self._raw_parts(images, torch.full((len(images),), k, dtype=torch.long))
-            total, rec, disc, critic = self.calibration_.standardise(parts)
+            total, rec, _, critic = self.calibration_.standardise(parts)
             best = np.full(len(images), k)
             threshold = self.calibration_.threshold(fpr, normal_class)
         else:
             total, best, by_class = self._best_class_scores(images)
-            chosen = np.stack([by_class[c][i] for i, c in enumerate(best)]) if len(best) else np.zeros((0, 3))
-            rec, disc, critic = chosen[:, 0], chosen[:, 1], chosen[:, 2]
+            chosen = np.stack([by_class[c][i] for i, c in enumerate(best)]) if len(best) else np.zeros((0, 2))
+            rec, critic = chosen[:, 0], chosen[:, 1]
             threshold = self.calibration_.threshold(fpr)
         frame = pd.DataFrame(
             {
                 "source": data.sources,
                 "score": total,
                 "score_reconstruction": rec,
-                "score_discriminator": disc,
                 "score_critic": critic,
                 "class": [self.classes_[c] for c in best],
                 "is_anomaly": total > threshold,
