@@ -322,11 +322,11 @@ class ImageGAN:
 
     # ------------------------------------------------------------------ scoring
     @torch.no_grad()
-    def _raw_parts(self, images: torch.Tensor, classes: torch.Tensor) -> tuple[RawParts, torch.Tensor]:
+    def _raw_parts(
+        self, images: torch.Tensor, classes: torch.Tensor, with_feature: bool = False
+    ) -> tuple[RawParts, torch.Tensor]:
         """Raw parts of each image against one class each, and the reconstructions (uint8). D's feature
-        residual only for models whose score weighs it (saved before session 25); 0 otherwise."""
-        calibration = getattr(self, "calibration_", None)
-        with_feature = calibration is not None and calibration.weight_discriminator > 0
+        residual only ``with_feature`` (models saved before session 25 weigh it); 0 otherwise."""
         per_channel, feature, critic, recons = [], [], [], []
         g, d, e = self.generator_ema_, self.discriminator_, self.encoder_
         for start in range(0, len(images), SCORE_BATCH):
@@ -352,7 +352,6 @@ class ImageGAN:
         return parts, torch.cat(recons)
 
     def _calibrate(self, images: torch.Tensor, labels: torch.Tensor) -> None:
-        self.calibration_ = None
         parts, _ = self._raw_parts(images, labels)
         self.calibration_ = ScoreCalibration.fit(parts, SCORE_WEIGHTS)
         own = self.calibration_.standardise(parts)[0]
@@ -362,11 +361,16 @@ class ImageGAN:
             name: own[labels.cpu().numpy() == k].tolist() for k, name in enumerate(self.classes_)
         }
 
+    @property
+    def _weighs_feature(self) -> bool:
+        """Whether the score weighs D's feature residual (models saved before session 25)."""
+        return self.calibration_.weight_discriminator > 0
+
     def _best_class_scores(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """Per image: the lowest score over the classes, that class, and every class's standardised parts."""
         scores, parts_by_class = [], []
         for k in range(len(self.classes_)):
-            parts, _ = self._raw_parts(images, torch.full((len(images),), k, dtype=torch.long))
+            parts, _ = self._raw_parts(images, torch.full((len(images),), k, dtype=torch.long), self._weighs_feature)
             total, rec, _, critic = self.calibration_.standardise(parts)
             scores.append(total)
             parts_by_class.append(np.stack([rec, critic], axis=1))
@@ -389,7 +393,7 @@ class ImageGAN:
             if normal_class not in self.classes_:
                 raise GantoolsError(f"class '{normal_class}' is not one of the model's: {', '.join(self.classes_)}")
             k = self.classes_.index(normal_class)
-            parts, _ = self._raw_parts(images, torch.full((len(images),), k, dtype=torch.long))
+            parts, _ = self._raw_parts(images, torch.full((len(images),), k, dtype=torch.long), self._weighs_feature)
             total, rec, _, critic = self.calibration_.standardise(parts)
             best = np.full(len(images), k)
             threshold = self.calibration_.threshold(fpr, normal_class)
