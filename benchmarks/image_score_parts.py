@@ -3,8 +3,9 @@ on the one-class MNIST models that ``image.py oneclass --models DIR`` saved (no 
 
     python benchmarks/image_score_parts.py --models DIR [--digits 0 1 ...] [--suffix _s25]
 
-Parts, each standardised (median / IQR) on the model's held-out images: ``rec`` |x − G(E(x))|², ``pool`` the
-same after 2x2 average pooling, ``feat`` D's feature residual, ``critic`` −D(x). Peer: KNN on raw pixels.
+Parts, each standardised as the calibration does (median, IQR) on the model's held-out images: ``rec``
+|x − G(E(x))|², ``pool`` the same after 2x2 average pooling, ``feat`` D's feature residual, ``critic`` −D(x).
+Peer: KNN on raw pixels.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from image import load, split, subset  # noqa: E402
 
 from gantools.image import ImageGAN  # noqa: E402
 from gantools.image.model import _stratified_split, to_unit  # noqa: E402
+from gantools.scoring import _robust_location_scale  # noqa: E402
 
 SUMS = {
     "rec + feat (the score before session 25)": {"rec": 1, "feat": 1},
-    "rec + feat + critic (the score)": {"rec": 1, "feat": 1, "critic": 1},
+    "rec + feat + critic": {"rec": 1, "feat": 1, "critic": 1},
     "rec + feat + 2 critic": {"rec": 1, "feat": 1, "critic": 2},
     "rec + feat + 0.5 critic": {"rec": 1, "feat": 1, "critic": 0.5},
-    "rec + critic": {"rec": 1, "critic": 1},
+    "rec + critic (the score since session 25)": {"rec": 1, "critic": 1},
     "feat + critic": {"feat": 1, "critic": 1},
     "pool + feat + critic": {"pool": 1, "feat": 1, "critic": 1},
     "pool + feat": {"pool": 1, "feat": 1},
@@ -57,8 +59,9 @@ def raw_parts(model: ImageGAN, images: torch.Tensor) -> dict[str, np.ndarray]:
 
 
 def standardised(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    q25, q50, q75 = np.quantile(reference, [0.25, 0.5, 0.75])
-    return (values - q50) / max(q75 - q25, 1e-12)
+    """As the model's calibration standardises a part (median, IQR / 1.349)."""
+    center, scale = _robust_location_scale(reference)
+    return (values - center) / scale
 
 
 def main() -> None:
