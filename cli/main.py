@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -25,9 +26,9 @@ from gantools.config import (
     ONE_CLASS_STEPS_PER_ROW,
     TrainConfig,
 )
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 from gantools.image import workflows as image_workflows
-from gantools.image.io import is_image_source
+from gantools.image.io import is_image_source, which
 from gantools.progress import make_progress
 from gantools.settings import DEFAULT_MODEL_DIR
 
@@ -54,27 +55,39 @@ TRAIN_OPTION_NAMES = {
 }
 
 
+class _Failure(str):
+    """A one-line error message and the exit code it gets: 2 for bad usage, 1 otherwise."""
+
+    code = 1
+
+
+class _UsageFailure(_Failure):
+    code = 2
+
+
 def _fail(message: str) -> None:
     err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+    raise typer.Exit(getattr(message, "code", 1))
 
 
 def _call(fn, *args, **kwargs):
     """Call a library function; return (result, None), or (None, one-line error) on any failure."""
     try:
         return fn(*args, **kwargs), None
+    except UsageError as exc:
+        return None, _UsageFailure(exc)
     except GantoolsError as exc:
-        return None, str(exc)
+        return None, _Failure(exc)
     except KeyboardInterrupt:
-        return None, "interrupted"
+        return None, _Failure("interrupted")
     except Exception as exc:  # never show a traceback to the user unless asked to
         if os.environ.get("GANTOOLS_DEBUG"):
             raise
-        return None, f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)"
+        return None, _Failure(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
 
 
 def _run(fn, *args, **kwargs):
-    """Call a library function; a failure becomes one line on stderr and exit code 1."""
+    """Call a library function; a failure becomes one line on stderr and exit code 1 (2: bad usage)."""
     result, error = _call(fn, *args, **kwargs)
     if error is not None:
         _fail(error)
@@ -85,7 +98,7 @@ def _parse_kinds(items: list[str]) -> dict[str, str]:
     kinds = {}
     for item in items:
         if "=" not in item:
-            _fail(f"--kind '{item}' is not COLUMN=KIND (kinds: numeric, integer, categorical, boolean)")
+            _usage(f"--kind '{item}' is not COLUMN=KIND (kinds: numeric, integer, categorical, boolean)")
         name, kind = item.rsplit("=", 1)
         kinds[name.strip()] = kind.strip()
     return kinds
@@ -109,6 +122,13 @@ def main(
     """gantools: conditional GANs for tabular augmentation and anomaly scoring."""
     if debug:
         os.environ["GANTOOLS_DEBUG"] = "1"
+    else:
+        warnings.showwarning = _show_warning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning from the library (or one it calls) as one note, without the source line Python prints."""
+    err_console.print(f"[yellow]Note:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def _usage(message: str) -> None:
@@ -247,6 +267,10 @@ def train(
         table.add_row(f"{colour}augmentation", f"{colour}{advice.summary()}")
     if anomalies is not None:
         table.add_row("score weights", fitted.calibration_.weights_source)
+    if label is not None and len(fitted.classes_) == 1:
+        table.add_row(
+            "note", f"label '{label}' holds one class: a one-class model (scores how unlike these rows a record is)"
+        )
     if hist["interrupted"]:
         table.add_row("[yellow]note", f"[yellow]{_INTERRUPTED_NOTE}")
     out_console.print(table)
@@ -388,7 +412,8 @@ def score(
     table.add_column("flagged", justify="right")
     table.add_column("worst score", justify="right")
     for f in report.files:
-        table.add_row(f["file"], str(f["rows"]), str(f["flagged"]), f"{f['worst_score']:.2f}")
+        worst = f"{f['worst_score']:.2f}" if f["rows"] else "no rows"
+        table.add_row(f["file"], str(f["rows"]), str(f["flagged"]), worst)
     table.add_section()
     table.add_row(
         "[bold]total",
@@ -400,11 +425,25 @@ def score(
     if heatmaps is not None and report.files:
         out_console.print(f"Heatmaps written to {heatmaps}/", highlight=False, soft_wrap=True)
     for f in report.files:
-        if f.get("skipped"):
-            file, why = f["skipped_first"]
+        if not f["rows"]:
             err_console.print(
-                f"[yellow]Note:[/] {f['file']}: skipped {f['skipped']} unreadable or non-image file(s) "
-                f"(first: {file}: {why})",
+                f"[yellow]Note:[/] {f['file']} holds no rows (a header only): nothing of it was scored",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if f.get("skipped"):
+            err_console.print(
+                f"[yellow]Note:[/] {f['file']}: skipped {len(f['skipped'])} unreadable or non-image file(s): "
+                f"{which(f['skipped'])}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if f.get("unfamiliar"):
+            values = ", ".join(f"{column} ({n} rows)" for column, n in f["unfamiliar"].items())
+            err_console.print(
+                f"[yellow]Note:[/] {f['file']}: values training never showed (a category it never saw, or a missing "
+                f"value where it saw none): {values}; scored all the same (an unseen category adds to the score, a "
+                "missing number counts as the column's centre)",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -495,6 +534,8 @@ def info(
         )
     summary.add_row("threshold at fpr 0.01", f"{details['scoring']['threshold_fpr_0.01']:.3f}")
     summary.add_row("gantools version", str(details.get("gantools_version", __version__)))
+    if hist.get("interrupted"):
+        summary.add_row("[yellow]note", f"[yellow]{_INTERRUPTED_NOTE}")
     out_console.print(summary)
 
 
@@ -511,6 +552,8 @@ def _print_image_info(details: dict, model: Path) -> None:
         f"{hist.get('device', '?')}",
     )
     table.add_row("threshold at fpr 0.01", f"{details['threshold_fpr_0.01']:.3f}")
+    if hist.get("interrupted"):
+        table.add_row("[yellow]note", f"[yellow]{_INTERRUPTED_NOTE}")
     out_console.print(table)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gantools.errors import GantoolsError
+from gantools.errors import UsageError
 
 
 def parse_class_mix(
@@ -25,25 +25,25 @@ def parse_class_mix(
         pairs: dict[str, float] = {}
         for item in filter(None, (p.strip() for p in text.split(","))):
             if "=" not in item:
-                raise GantoolsError(
+                raise UsageError(
                     f"class mix item '{item}' is not LABEL=FRACTION (use original, balanced or e.g. 0=0.5,1=0.5)"
                 )
             key, value = item.rsplit("=", 1)
             try:
                 pairs[key.strip()] = float(value)
             except ValueError:
-                raise GantoolsError(f"class mix fraction '{value}' for '{key}' is not a number") from None
+                raise UsageError(f"class mix fraction '{value}' for '{key}' is not a number") from None
         mapping: Mapping[Any, float] = pairs
     else:
         mapping = {str(k): float(v) for k, v in mix.items()}
     unknown = [k for k in mapping if str(k) not in keys]
     if unknown:
-        raise GantoolsError(
+        raise UsageError(
             f"class mix names unknown class(es) {', '.join(map(str, unknown))} (classes: {', '.join(keys)})"
         )
     frac = np.array([float(mapping.get(k, 0.0)) for k in keys])
     if (frac < 0).any() or frac.sum() <= 0:
-        raise GantoolsError("class mix fractions must be non-negative and not all zero")
+        raise UsageError("class mix fractions must be non-negative and not all zero")
     return frac / frac.sum()
 
 

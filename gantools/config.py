@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 
 NUMERIC_TRANSFORMS = ("auto", "standard", "quantile")  # how numeric columns are encoded (gantools.preprocessing)
 
@@ -127,11 +127,11 @@ class TrainConfig:
                 allowed = " or ".join([*(["'auto'"] if auto else []), *(["None"] if none else [])])
                 prefix = f"{allowed} or " if allowed and name not in names else ""
                 label = names.get(name, name)
-                raise GantoolsError(f"{label} must be {prefix}a whole number of {least} or more (got {value!r})")
+                raise UsageError(f"{label} must be {prefix}a whole number of {least} or more (got {value!r})")
 
         def positive(name: str, value: Any) -> None:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
-                raise GantoolsError(f"{names.get(name, name)} must be a positive number (got {value!r})")
+                raise UsageError(f"{names.get(name, name)} must be a positive number (got {value!r})")
 
         whole("epochs", self.epochs, 1, none=True)
         whole("target_steps", self.target_steps, 1, none=True)
@@ -144,12 +144,12 @@ class TrainConfig:
         positive("lr_e", self.lr_e)
         if self.numeric_transform not in NUMERIC_TRANSFORMS:
             choices = ", ".join(NUMERIC_TRANSFORMS)
-            raise GantoolsError(f"numeric_transform must be one of {choices} (got {self.numeric_transform!r})")
+            raise UsageError(f"numeric_transform must be one of {choices} (got {self.numeric_transform!r})")
         weight = self.marginal_weight
         if weight != "auto" and (
             isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not 0 <= weight < math.inf
         ):
-            raise GantoolsError(f"marginal_weight must be 'auto' or a finite number of 0 or more (got {weight!r})")
+            raise UsageError(f"marginal_weight must be 'auto' or a finite number of 0 or more (got {weight!r})")
         whole("density_components", self.density_components, 0)
         whole("density_generators", self.density_generators, 1, auto=True)
         if self.density_generators != "auto" and self.density_generators > 1 and self.density_components == 0:
@@ -158,7 +158,7 @@ class TrainConfig:
                 "a plain Parzen window (density_components=0) uses one generator"
             )
         if isinstance(self.holdout, bool) or not isinstance(self.holdout, numbers.Real) or not 0 < self.holdout < 1:
-            raise GantoolsError(f"{names.get('holdout', 'holdout')} must be between 0 and 1 (got {self.holdout!r})")
+            raise UsageError(f"{names.get('holdout', 'holdout')} must be between 0 and 1 (got {self.holdout!r})")
         return self
 
     def to_dict(self) -> dict[str, Any]:

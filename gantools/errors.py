@@ -14,3 +14,8 @@ class GantoolsError(Exception):
 
 class ModelNotFoundError(GantoolsError):
     """No trained model where one was expected."""
+
+
+class UsageError(GantoolsError, ValueError):
+    """A setting or option out of its range, malformed, or one that does not apply to this kind of model: the
+    call, not the data, is wrong (the CLI exits with 2, as for options it cannot parse)."""

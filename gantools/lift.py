@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from gantools.training.stop import check_stop
+
 # What is advised: each class brought to this many rows (real + synthetic), or twice the largest class
 ADVISED_ROWS_PER_CLASS = 500
 # The other candidates: each class brought to this many times the largest class's rows ...
@@ -194,6 +196,7 @@ def estimate_lift(folds: list[Fold], n_classes: int, seed: int = 0) -> Augmentat
                 target = advised_rows(counts) if factor is None else int(round(factor * counts.max()))
                 if factor is not None and target * n_classes > LIFT_MAX_ROWS:
                     continue
+                check_stop()  # Ctrl+C / SIGTERM: the classifiers' fits add up to seconds on small data
                 extra = np.maximum(target - counts, 0)
                 synthetic = sampler(extra)
                 X_aug = np.concatenate([X_real, synthetic])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +25,7 @@ from gantools.class_mix import counts_from_fractions, parse_class_mix
 from gantools.config import TrainConfig
 from gantools.data.schema import infer_schema
 from gantools.density import Mixture, SampleDensity
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 from gantools.fields import checked_fields, matches
 from gantools.lift import AugmentationAdvice, Fold, estimate_lift, further_folds
 from gantools.models import GaussianGenerator, Generator
@@ -278,11 +279,15 @@ class TabularGAN:
         sigmas = [[m.choose_bandwidth(h) for m, h in zip(member, held_by_class)] for member in members]
         self._density = SampleDensity(members, sigmas)
 
-    def _records(self, df: pd.DataFrame, lazy: bool) -> Records | torch.Tensor:
+    def _records(self, df: pd.DataFrame, lazy: bool) -> tuple[Records | torch.Tensor, ReadColumns]:
         """The rows of ``df`` for ``raw_parts``: in the scoring space directly, encoded for the networks
-        when first asked (``lazy``: only the rows asked for, each time; else all rows, once)."""
+        when first asked (``lazy``: only the rows asked for, each time; else all rows, once); and the columns
+        as read."""
         space = self._scoring_space()
         columns = self.preprocessor_.read(df)  # parsed once; each encoding below reads these
+        return self._records_of(columns, space, lazy), columns
+
+    def _records_of(self, columns: ReadColumns, space: Any, lazy: bool) -> Records | torch.Tensor:
 
         def encode(values: ReadColumns) -> torch.Tensor:
             return torch.as_tensor(self.preprocessor_.encode(values), device=self.device_)
@@ -493,9 +498,9 @@ class TabularGAN:
         ``generator``: "gan" (G) or "gaussian" (a Gaussian per class, from the moments of the rows G trained
         on; models of several classes): the baseline that the lift estimate weighs G against."""
         if n < 0:
-            raise GantoolsError(f"--n must be at least 0 (got {n})")
+            raise UsageError(f"--n must be at least 0 (got {n})")
         if generator not in ("gan", "gaussian"):
-            raise GantoolsError(f"generator must be 'gan' or 'gaussian' (got {generator!r})")
+            raise UsageError(f"generator must be 'gan' or 'gaussian' (got {generator!r})")
         if generator == "gaussian" and getattr(self, "gaussian_", None) is None:
             raise GantoolsError("this model has no Gaussian per class (one class, or saved before it); use 'gan'")
         fractions = parse_class_mix(class_mix, [class_key(c) for c in self.classes_], self.class_counts_)
@@ -525,13 +530,13 @@ class TabularGAN:
         score depends on (the others come back as NaN, per row): faster when only ``score`` is needed.
         """
         self._check_fitted()
-        self.check_score_options(normal_class, fpr)
+        self.check_score_options(normal_class, fpr, explain)
         self.schema_.check_columns(df, source)
         keys = [class_key(c) for c in self.classes_]
         networks = all_parts or self.calibration_.needs_networks or getattr(self, "_density", None) is None
         # networks for only some rows (past the density gate) of one class: encode just those rows for them
         lazy = not all_parts and (normal_class is not None or len(self.classes_) == 1)
-        X = self._records(df, lazy)  # reads the feature columns by name
+        X, columns = self._records(df, lazy)  # reads the feature columns by name
         explain_density = explain > 0 and getattr(self, "_density", None) is not None
         if normal_class is not None:
             only = keys.index(class_key(normal_class))
@@ -569,16 +574,20 @@ class TabularGAN:
             top = np.argsort(-contrib, axis=1)[:, :explain]
             out["top_features"] = [";".join(names[t]) for t in top]
         out.attrs["threshold"] = threshold
+        out.attrs["unfamiliar"] = self.preprocessor_.unfamiliar(columns)
         return out
 
-    def check_score_options(self, normal_class: Any, fpr: float) -> None:
-        """Fail with one line on an ``fpr`` outside (0, 1) or a ``normal_class`` the model does not know."""
+    def check_score_options(self, normal_class: Any, fpr: float, explain: int = 0) -> None:
+        """Fail with one line on an ``fpr`` outside (0, 1), a ``normal_class`` the model does not know or a
+        negative ``explain``."""
         if not 0.0 < fpr < 1.0:
-            raise GantoolsError(f"--fpr must be between 0 and 1 (got {fpr})")
+            raise UsageError(f"--fpr must be between 0 and 1 (got {fpr})")
+        if isinstance(explain, bool) or not isinstance(explain, numbers.Integral) or explain < 0:
+            raise UsageError(f"--explain must be a whole number of 0 or more (got {explain!r})")
         keys = [class_key(c) for c in self.classes_]
         if normal_class is not None and class_key(normal_class) not in keys:
             shown = ", ".join(keys) if self.schema_.label is not None else "none: the model was trained on one class"
-            raise GantoolsError(f"--normal-class '{normal_class}' is not a class of the model (classes: {shown})")
+            raise UsageError(f"--normal-class '{normal_class}' is not a class of the model (classes: {shown})")
 
     # ---------------------------------------------------------- persistence
     def to_config(self) -> dict[str, Any]:
@@ -649,7 +658,7 @@ class TabularGAN:
             raise GantoolsError(f"{where}: 'column_kinds' is not a mapping of column names to kinds; train again")
         model = cls(dataclasses.replace(requested, device=device), kinds)
         model.config_ = dataclasses.replace(resolved, device=device)
-        model.preprocessor_ = TabularPreprocessor.from_dict(pre)
+        model.preprocessor_ = TabularPreprocessor.from_dict(pre, f"model in '{path}', preprocessor.json")
         model.schema_ = model.preprocessor_.schema
         classes, counts = config["classes"], config["class_counts"]
         if (

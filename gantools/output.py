@@ -13,7 +13,7 @@ from types import TracebackType
 import numpy as np
 import pandas as pd
 
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 
@@ -76,7 +76,7 @@ def atomic_folder(path: str | Path, what: str, option: str) -> Iterator[Path]:
 def check_output_path(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise GantoolsError(f"output '{path}' must end in .csv or .parquet")
+        raise UsageError(f"output '{path}' must end in .csv or .parquet")
     if path.is_dir():
         raise GantoolsError(f"output '{path}' is a folder; give a file name")
     if not path.parent.exists():

@@ -20,9 +20,14 @@ import pandas as pd
 from scipy.special import ndtri
 
 from gantools.data.schema import Schema
+from gantools.preprocessor_fields import check_preprocessor_dict
 
 MISSING = "__missing__"
 OTHER = "__other__"
+# Encoded numeric values are clipped to ± this many training standard deviations: a record that far out is as
+# anomalous as can be, and beyond it the scorer's squares and D's activations would overflow float32 (a value
+# of 1e20 in a column of unit spread scored inf, its parts NaN). Training rows never come near it.
+ENCODED_LIMIT = 1e6
 
 
 @dataclass
@@ -214,6 +219,25 @@ class TabularPreprocessor:
             slots[:, j] = self._category_slots(df[name], params)
         return ReadColumns(numeric, slots)
 
+    def unfamiliar(self, columns: ReadColumns) -> dict[str, int]:
+        """Rows per column holding what training never showed: a category it never saw, or a missing value in
+        a column it saw complete (scored all the same: an unseen category as residual, a missing number at the
+        column's centre)."""
+        layout = self._layout
+        counts: dict[str, int] = {}
+        names = self.schema.names
+        complete = np.array([not self.params_[i]["has_missing"] for i in layout.numeric_param], dtype=bool)
+        if complete.any():
+            missing = (~np.isfinite(columns.numeric[:, complete])).sum(axis=0)
+            for i, n in zip(layout.numeric_param[complete], missing):
+                if n:
+                    counts[names[i]] = int(n)
+        categorical = [i for i, p in enumerate(self.params_) if p["type"] != "numeric"]
+        for i, n in zip(categorical, (columns.slots < 0).sum(axis=0)):
+            if n:
+                counts[names[i]] = int(n)
+        return counts
+
     def encode(self, columns: ReadColumns, standardised_fill: np.ndarray | None = None) -> np.ndarray:
         """The float32 matrix of ``read``'s columns: what the networks see (``transform``).
 
@@ -251,7 +275,7 @@ class TabularPreprocessor:
         for j, start in enumerate(layout.category_start):
             rows = np.flatnonzero(columns.slots[:, j] >= 0)
             out[rows, start + columns.slots[rows, j]] = 1.0
-        return out
+        return np.clip(out, -ENCODED_LIMIT, ENCODED_LIMIT, out=out)
 
     def _layout_of_columns(self) -> _Layout:
         numeric = [(i, p) for i, p in enumerate(self.params_) if p["type"] == "numeric"]
@@ -355,7 +379,9 @@ class TabularPreprocessor:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TabularPreprocessor:
+    def from_dict(cls, data: dict[str, Any], where: str = "preprocessor.json") -> TabularPreprocessor:
+        """The preprocessor ``to_dict`` wrote, after checking every field (one line naming ``where`` if not)."""
+        check_preprocessor_dict(data, where)
         pre = cls(
             Schema.from_dict(data["schema"]),
             data["n_quantiles"],

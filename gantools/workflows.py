@@ -13,12 +13,13 @@ import pandas as pd
 from gantools.bundle import IMAGE_FORMAT, model_format
 from gantools.config import TrainConfig
 from gantools.data.io import find_tables, iter_table_chunks, read_table
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 from gantools.lift import AugmentationAdvice
 from gantools.model import TabularGAN, class_key
 from gantools.output import AtomicTableWriter, check_output_path, check_writable_folder, write_table
 from gantools.settings import DEFAULT_MODEL_DIR
 from gantools.training.checkpoint import read_checkpoint
+from gantools.training.stop import stoppable
 
 if TYPE_CHECKING:
     from gantools.evaluation import EvaluationReport
@@ -62,10 +63,11 @@ def train(
         anomalies_frame = anomalies
     elif anomalies is not None:
         anomalies_frame, anomalies_source = read_table(anomalies), f"'{anomalies}'"
-    model = TabularGAN(config, column_kinds, verbose).fit(
-        frame, label, source=source, anomalies=anomalies_frame, anomalies_source=anomalies_source, resume=checkpoint
-    )
-    model.save(model_dir)
+    with stoppable():  # a stop asked for after the training loops: the model is still completed and saved
+        model = TabularGAN(config, column_kinds, verbose).fit(
+            frame, label, source=source, anomalies=anomalies_frame, anomalies_source=anomalies_source, resume=checkpoint
+        )
+        model.save(model_dir)
     return model
 
 
@@ -88,7 +90,7 @@ def augment(
     """
     if is_image_model(model_dir):
         if train is not None:
-            raise GantoolsError("--train (the check for copies of training rows) applies to tabular models")
+            raise UsageError("--train (the check for copies of training rows) applies to tabular models")
         from gantools.image.workflows import augment_images
 
         folder, summary = augment_images(model_dir, n, class_mix, seed, out or "synthetic", device)
@@ -154,24 +156,26 @@ def score(
     class, ``is_anomaly`` and the file's label column (ignored for scoring; empty where a file lacks it;
     named ``<label>_in_file`` when the label's name is one of these columns, e.g. ``class``). Rows whose
     label is a class the model never saw are scored against the known class they fit best and counted per
-    file (``unseen_classes``: label value -> rows). Files that cannot be scored are listed in
-    ``report.failed``; the others are still written; files in the folders that are not tables are skipped and
-    listed in ``report.not_tables``. An image model scores image files and folders instead
-    (``gantools.image.workflows.score_images``; ``heatmaps``: a folder for its residual overlays).
+    file (``unseen_classes``: label value -> rows), and so are the values training never showed
+    (``unfamiliar``: column -> rows with a category it never saw or a missing value where it saw none). Files
+    that cannot be scored are listed in ``report.failed``; the others are still written; files in the folders
+    that are not tables are skipped and listed in ``report.not_tables``. An image model scores image files and
+    folders instead (``gantools.image.workflows.score_images``; ``heatmaps``: a folder for its residual
+    overlays).
     """
     if is_image_model(model_dir):
         from gantools.image.workflows import score_images
 
         if explain:
-            raise GantoolsError("--explain applies to tabular models; use --heatmaps DIR to see why an image scored")
+            raise UsageError("--explain applies to tabular models; use --heatmaps DIR to see why an image scored")
         return score_images(inputs, model_dir, out, fpr, normal_class, heatmaps, device, on_chunk)
     if heatmaps is not None:
-        raise GantoolsError("--heatmaps applies to image models; use --explain K for tables")
+        raise UsageError("--heatmaps applies to image models; use --explain K for tables")
     check_output_path(out)
     model = TabularGAN.load(model_dir, device)
     report = ScoreReport(Path(out), float("nan"))
     files = find_tables(list(inputs), report.not_tables)
-    model.check_score_options(normal_class, fpr)  # bad options fail before any file is read
+    model.check_score_options(normal_class, fpr, explain)  # bad options fail before any file is read
     label = model.schema_.label
     # The file's label is kept, under another name when it would hide an output column (a label called
     # "class" would otherwise overwrite the class each row was scored against).
@@ -183,6 +187,7 @@ def score(
         for path in files:
             offset, flagged, worst = 0, 0, -np.inf
             unseen: dict[str, int] = {}
+            unfamiliar: dict[str, int] = {}
             try:
                 for chunk in iter_table_chunks(path, chunk_rows):
                     scored = model.score(chunk, normal_class, fpr, explain, source=f"'{path}'")
@@ -202,6 +207,8 @@ def score(
                     elif header is None:
                         header = result
                     offset += len(chunk)
+                    for column, count in scored.attrs["unfamiliar"].items():
+                        unfamiliar[column] = unfamiliar.get(column, 0) + count
                     flagged += int(scored["is_anomaly"].sum())
                     if len(scored):
                         worst = max(worst, float(scored["score"].max()))
@@ -213,8 +220,9 @@ def score(
                     continue
             worst = worst if offset else float("nan")
             report.files.append(
-                {"file": str(path), "rows": offset, "flagged": flagged, "worst_score": worst, "unseen_classes": unseen}
-            )
+                {"file": str(path), "rows": offset, "flagged": flagged, "worst_score": worst, "unseen_classes": unseen,
+                 "unfamiliar": unfamiliar}
+            )  # fmt: skip
     except BaseException:
         writer.abort()
         raise
@@ -343,7 +351,7 @@ def evaluate(
         from gantools.image.workflows import evaluate_images
 
         if train is not None or anomaly_label is not None:
-            raise GantoolsError("--train and --anomaly-label apply to tabular models")
+            raise UsageError("--train and --anomaly-label apply to tabular models")
         if not isinstance(data, (str, Path)):
             raise GantoolsError("give one folder of held-out images")
         return evaluate_images(data, model_dir, out, n, seed, device, progress)

@@ -28,7 +28,8 @@ TRAIN_CASES = {
     "train_newline_in_label.csv": "class 'two\\\\nlines' of label 'class' has only 1 row",  # still one line
     "train_text_in_numeric.csv": "column 'skewness' .* holds numbers but row 30 holds 'oops'.*--kind skewness=categ",
     "train_infinite.csv": "column 'variance' .* holds infinity at row 10; leave the cell empty",
-    "train_huge.csv": "column 'variance' .* holds 1e\\+308, beyond ±1e\\+100 at row 10; rescale the column",
+    "train_huge.csv": "column 'variance' .* holds 1e\\+308, beyond ±1e\\+30 at row 10; rescale the column",
+    "train_beyond_float32.csv": "column 'variance' .* holds 4e\\+38, beyond ±1e\\+30 at row 10",  # > float32's max
     "train_too_few_rows.csv": "has 5 rows; at least 10 are needed",
     "train_ragged.csv": "cannot read .*: Error tokenizing data. C error: Expected 6 fields in line 12, saw 8",
     "train_all_missing_column.csv": "column 'notes' .* has no values; drop it or fill it",
@@ -43,9 +44,15 @@ SCORE_CASES = {
     "score_infinite.csv": "column 'skewness' .* holds infinity at row 10",
     "score_empty.csv": "is empty",
     "score_truncated.parquet": "cannot read .*score_truncated.parquet",
+    "score_zero_bytes.parquet": "cannot read .*: .*size is 0 bytes",
+    "score_semicolons.csv": "separates its values with semicolons, not commas; save it comma-separated",
+    "score_latin1.csv": "is not UTF-8 text \\(byte 0xe9 at position \\d+\\); save it as UTF-8",
+    "score_binary.csv": "holds binary data, not CSV text",
+    "score_duplicated_column.csv": "column 'variance' appears twice in .* \\(columns 1 and 3\\); rename or drop one",
+    "score_huge.csv": "column 'skewness' .* holds 5e\\+38, beyond ±1e\\+30 at row 4; rescale the column",
 }
 SCORED_ROWS = {"good.csv": 60, "score_reordered_extra_columns.csv": 15, "score_unseen_category.csv": 11,
-               "score_unseen_class.csv": 11}  # fmt: skip
+               "score_unseen_class.csv": 11, "score_missing_values.csv": 12}  # fmt: skip
 
 
 def _one_line_error(result) -> str:
@@ -57,7 +64,8 @@ def _one_line_error(result) -> str:
 
 
 def test_the_corpus_holds_every_case():
-    named = set(TRAIN_CASES) | set(SCORE_CASES) | set(SCORED_ROWS) | {"README.md", "images", "train_one_class.csv"}
+    named = set(TRAIN_CASES) | set(SCORE_CASES) | set(SCORED_ROWS)
+    named |= {"README.md", "images", "train_one_class.csv", "score_header_only.csv"}
     assert {p.name for p in CORPUS.iterdir()} == named
 
 
@@ -76,7 +84,7 @@ def test_a_label_with_one_class_trains_a_one_class_model(tmp_path):
     result = run_cli("train", str(CORPUS / "train_one_class.csv"), "--label", "class", "--epochs", "2", "--quiet",
                      cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "1 (60)" in result.stdout
+    assert "1 (60)" in result.stdout and "label 'class' holds one class: a one-class model" in result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +117,22 @@ def test_a_folder_of_good_and_bad_files_scores_the_good_ones(scoring_dir):
     scores = pd.read_csv(scoring_dir / "mixed.csv")
     assert scores.groupby(scores["source"].map(lambda s: Path(s).name)).size().to_dict() == SCORED_ROWS
     # extra and reordered columns are matched by name; a class the model never saw is said, and scored
-    assert "label values the model never saw: '5'" in " ".join(result.stderr.split())
+    said = " ".join(result.stderr.split())
+    assert "label values the model never saw: '5'" in said
+    # values training never showed are said per file, and scored: a new category, a gap in a complete column
+    assert "score_unseen_category.csv: values training never showed" in said and "grade (1 rows)" in said
+    assert re.search("score_missing_values.csv: values training never showed .*: variance \\(2 rows\\)", said)
     assert "skipped 1 file(s) that are not .csv or .parquet (first: mixed/notes.txt)" in " ".join(result.stderr.split())
+
+
+def test_a_header_only_file_scores_no_rows_and_says_so(scoring_dir):
+    """Not an error (a pipeline's batch may be empty): its columns are checked, no rows come out, it is said."""
+    result = run_cli("score", str(CORPUS / "score_header_only.csv"), "--out", "none.csv", cwd=scoring_dir)
+    assert result.returncode == 0, result.stderr
+    assert "holds no rows (a header only)" in " ".join(result.stderr.split())
+    assert "no rows" in result.stdout and "nan" not in result.stdout
+    scores = pd.read_csv(scoring_dir / "none.csv")
+    assert len(scores) == 0 and {"score", "is_anomaly", "class"} <= set(scores.columns)
 
 
 def test_an_output_path_that_cannot_be_written(scoring_dir):
@@ -124,6 +146,9 @@ def test_an_output_path_that_cannot_be_written(scoring_dir):
     message = _one_line_error(result)
     assert "cannot write to 'a_file/m': 'a_file' is a file; choose another --model" in message
     assert "Model written" not in result.stdout
+    # the report folder of evaluate: refused before the evaluation, not after it
+    result = run_cli("evaluate", str(CORPUS / "good.csv"), "--out", "a_file/report", "--quiet", cwd=scoring_dir)
+    assert "cannot write to 'a_file/report': 'a_file' is a file; choose another --out" in _one_line_error(result)
 
 
 def test_image_folder_with_bad_and_foreign_files_skips_and_counts_them(tmp_path):

@@ -92,8 +92,9 @@ def test_info_describes_the_model(workdir):
     assert set(scoring["density_bandwidths"]) == {"0", "1"} and "corroboration" in result.stdout
 
 
-def _assert_one_line_error(result, *fragments):
-    assert result.returncode == 1, result
+def _assert_one_line_error(result, *fragments, code=1):
+    """Exit ``code`` (1: bad input, 2: bad usage), one line starting with 'Error:', no traceback."""
+    assert result.returncode == code, result
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
     assert lines and lines[-1].startswith("Error:"), result.stderr
@@ -113,7 +114,7 @@ def test_bad_training_input(tmp_path, banknote):
     _assert_one_line_error(
         run_cli("train", "n.csv", "--label", "kind", cwd=tmp_path), "label column 'kind'", "variance"
     )
-    _assert_one_line_error(run_cli("train", "n.csv", "--device", "tpu", cwd=tmp_path), "unknown device")
+    _assert_one_line_error(run_cli("train", "n.csv", "--device", "tpu", cwd=tmp_path), "unknown device", code=2)
     assert not (tmp_path / "gantools-model").exists()
 
 
@@ -130,9 +131,38 @@ def test_mismatched_file_is_reported_and_the_rest_written(workdir, banknote):
 def test_usage_errors_exit_2(workdir):
     result = run_cli("augment", "--n", "many", cwd=workdir)
     assert result.returncode == 2
-    _assert_one_line_error(run_cli("augment", "--class-mix", "0=0.5,9=0.5", cwd=workdir), "unknown class")
     _assert_one_line_error(run_cli("score", "nowhere/", cwd=workdir), "nowhere", "not found")
-    _assert_one_line_error(run_cli("augment", "--out", "x.json", cwd=workdir), ".csv or .parquet")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "notes.csv", "--epochs", "0"], "--epochs must be"),
+        (["train", "notes.csv", "--holdout", "1.5"], "--holdout must be between 0 and 1"),
+        (["train", "notes.csv", "--batch-size", "0"], "--batch-size must be"),
+        (["train", "notes.csv", "--kind", "variance"], "--kind 'variance' is not COLUMN=KIND"),
+        (["train", "notes.csv", "--kind", "variance=colour"], "kind 'colour' for column 'variance' is not one of"),
+        (["train", "notes.csv", "--device", "tpu"], "unknown device 'tpu'"),
+        (["augment", "--n", "-5"], "--n must be at least 0"),
+        (["augment", "--out", "x.json"], ".csv or .parquet"),
+        (["augment", "--class-mix", "0=0.5,9=0.5"], "unknown class"),
+        (["score", "notes.csv", "--fpr", "5"], "--fpr must be between 0 and 1"),
+        (["score", "notes.csv", "--explain", "-3"], "--explain must be a whole number of 0 or more"),
+        (["score", "notes.csv", "--heatmaps", "maps"], "--heatmaps applies to image models"),
+        (["evaluate", "notes.csv", "--n", "1"], "--n must be at least"),
+    ],
+)
+def test_option_values_out_of_range_are_usage_errors(workdir, args, message):
+    """Bad values of options are bad usage (exit 2, as for options that cannot be parsed), one line, before any
+    work; bad data is exit 1."""
+    model = workdir / "gantools-model"
+    before = {p.name: p.stat().st_mtime_ns for p in model.iterdir()}
+    result = run_cli(*args, "--model", str(model), cwd=workdir)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0], result.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in model.iterdir()} == before  # nothing trained or written
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
@@ -177,6 +207,7 @@ def test_interrupted_training_leaves_a_usable_model(tmp_path, banknote, sig):
     reader.join(timeout=10)
     assert proc.returncode == 0, b"".join(drained).decode(errors="replace")[-2000:]
     assert "interrupted" in stdout
+    assert "--resume" in run_cli("info", cwd=tmp_path, check=True).stdout  # info says it can be resumed
     result = run_cli("augment", "--n", "100", cwd=tmp_path, check=True)
     assert "Wrote 100 rows" in result.stdout
     run_cli("score", "notes.csv", cwd=tmp_path, check=True)
@@ -226,11 +257,10 @@ def test_train_with_known_anomalies_tunes_and_reports_weights(tmp_path, banknote
     assert "tuned on 5 labeled anomalies" in info.stdout
     assert json.loads(info.stdout)["scoring"]["density_generators"] == 2
     assert "each of 2 generators" in run_cli("info", cwd=tmp_path, check=True).stdout
-    _assert_one_line_error(run_cli("train", "genuine.csv", "--generators", "0", cwd=tmp_path), "--generators")
-    for option, value in (("--batch-size", "1"), ("--holdout", "1.5"), ("--epochs", "0")):
-        refused = run_cli("train", "genuine.csv", option, value, cwd=tmp_path)
-        _assert_one_line_error(refused, f"{option} must be")
-        assert "None" not in refused.stderr and "'auto'" not in refused.stderr
+    _assert_one_line_error(run_cli("train", "genuine.csv", "--generators", "0", cwd=tmp_path), "--generators", code=2)
+    refused = run_cli("train", "genuine.csv", "--batch-size", "1", cwd=tmp_path)  # others: test_option_values_...
+    _assert_one_line_error(refused, "--batch-size must be", code=2)
+    assert "None" not in refused.stderr and "'auto'" not in refused.stderr
     banknote.head(3).drop(columns=["variance"]).to_csv(tmp_path / "bad.csv", index=False)
     bad = run_cli("train", "genuine.csv", "--anomalies", "bad.csv", "--epochs", "2", "--quiet", cwd=tmp_path)
     assert bad.returncode == 1 and "bad.csv" in bad.stderr and "variance" in bad.stderr

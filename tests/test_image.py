@@ -104,14 +104,18 @@ def digits_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def digit_folder(tmp_path_factory, shared_data: Path) -> Path:
-    """An ImageFolder tree of real MNIST digits (3 classes of 24 PNGs) and one broken file."""
+def digit_folder(tmp_path_factory) -> Path:
+    """An ImageFolder tree of real handwritten digits (3 classes of 24 PNGs, 8 x 8 pixels: scikit-learn's bundled
+    copy of the UCI digits, so that the test needs no download and no shared data) and one broken file."""
+    from sklearn.datasets import load_digits
+
     folder = tmp_path_factory.mktemp("digits")
-    data = read_images(shared_data / "mnist", limit_per_class=24)
+    digits = load_digits()
     for k in (0, 1, 7):
         (folder / "train" / str(k)).mkdir(parents=True)
-        for i, row in enumerate(np.flatnonzero(data.labels == k)):
-            Image.fromarray(data.images[row, 0].numpy()).save(folder / "train" / str(k) / f"{i}.png")
+        for i, row in enumerate(np.flatnonzero(digits.target == k)[:24]):
+            pixels = np.round(digits.images[row] * 255 / 16).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / "train" / str(k) / f"{i}.png")
     (folder / "train" / "7" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
     return folder
 
@@ -154,9 +158,36 @@ def test_cli_on_image_folders_end_to_end(digit_folder: Path):
     wrong = run_cli("train", "train", "--label", "class", cwd=work)
     assert wrong.returncode == 2 and "--label apply to tables" in wrong.stderr and "Traceback" not in wrong.stderr
     table_out = run_cli("augment", "--out", "x.csv", cwd=work)
-    assert table_out.returncode == 1 and "image model writes a folder" in table_out.stderr
+    assert table_out.returncode == 2 and "image model writes a folder" in table_out.stderr
     nowhere = run_cli("score", "nowhere", cwd=work)
     assert nowhere.returncode == 1 and "'nowhere' does not exist" in nowhere.stderr
+
+    # bad image inputs and outputs: one line, exit 1, refused before the work, nothing written
+    (work / "zero.png").write_bytes(b"")
+    zero = run_cli("score", "zero.png", "--out", "zero.csv", cwd=work)
+    assert zero.returncode == 1 and "Traceback" not in zero.stderr
+    assert "no image in 'zero.png' could be read: zero.png (" in " ".join(zero.stderr.split())
+    assert not (work / "zero.csv").exists()
+    (work / "a_file").write_text("x")
+    for args, option in ((["augment", "--out", "a_file/synthetic"], "--out"),
+                         (["score", "train", "--out", "s2.csv", "--heatmaps", "a_file/maps"], "--heatmaps"),
+                         (["evaluate", "train", "--out", "a_file/report"], "--out")):  # fmt: skip
+        refused = run_cli(*args, cwd=work)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert f"'a_file' is a file; choose another {option}" in " ".join(refused.stderr.split())
+    assert not (work / "s2.csv").exists()
+    (work / "small" / "a").mkdir(parents=True)
+    (work / "small" / "b").mkdir()
+    for png in sorted((work / "train" / "0").glob("*.png"))[:3]:
+        (work / "small" / "a" / png.name).write_bytes(png.read_bytes())
+    (work / "small" / "b" / "0.png").write_bytes((work / "train" / "1" / "0.png").read_bytes())
+    (work / "small" / "b" / "1.png").write_bytes(b"")
+    small = run_cli("train", "small", "--model", "small_model", "--quiet", cwd=work)
+    assert small.returncode == 1 and not (work / "small_model").exists()
+    said = " ".join(small.stderr.split())
+    assert "class 'b' of 'small' has 1 readable image(s); at least 2 are needed" in said, said
+    assert "Note: skipped 1 unreadable or non-image file(s) in 'small': small/b/1.png (" in said
+    assert "UserWarning" not in said and "warnings.warn" not in said  # the library's warning as one note
 
 
 def test_default_steps_follow_the_training_images():

@@ -116,6 +116,38 @@ def test_forged_json_fields_are_refused_with_one_line(copy, edit, message):
     assert "\n" not in str(caught.value)
 
 
+def _first_column(pre: dict) -> tuple[dict, dict]:
+    return pre["schema"]["columns"][0], pre["params"][0]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda p: _first_column(p)[0].update(kind="bogus"), "column 1 of the schema is not a name, a kind"),
+        (lambda p: _first_column(p)[0].update(name=5), "column 1 of the schema is not a name"),
+        (lambda p: _first_column(p)[0].update(dtype="no-such-type"), "'variance': dtype 'no-such-type' is not"),
+        (lambda p: p["schema"].update(label="variance"), "the label 'variance' is also a feature column"),
+        (lambda p: p.update(n_quantiles=10**12), "'n_quantiles' is 1000000000000, not between"),
+        (lambda p: p.update(numeric_transform="magic"), "'numeric_transform' is 'magic'"),
+        (lambda p: p["params"].pop(), "3 column parameters for 4 columns"),
+        (lambda p: _first_column(p)[1].update(values=_first_column(p)[1]["values"][::-1]), "not in increasing order"),
+        (lambda p: _first_column(p)[1].update(values=[]), "0 quantile values"),
+        (lambda p: _first_column(p)[1].update(std=0.0), "'std' is not positive"),
+        (lambda p: _first_column(p)[1].update(method="cubic"), "'variance' \\(numeric\\): 'method' is 'cubic'"),
+        (lambda p: _first_column(p)[1].pop("z_hi"), "'z_hi' is missing"),
+        (lambda p: p["params"].__setitem__(0, {"type": "categorical", "categories": ["a"]}), "'type' is 'categorical'"),
+    ],
+)
+def test_forged_preprocessor_fields_are_refused_with_one_line(copy, edit, message):
+    pre = json.loads((copy / "preprocessor.json").read_text())
+    edit(pre)
+    (copy / "preprocessor.json").write_text(json.dumps(pre))
+    _reseal(copy)
+    with pytest.raises(GantoolsError, match=f"preprocessor.json: .*{message}") as caught:
+        TabularGAN.load(copy, device="cpu")
+    assert "\n" not in str(caught.value) and "train again" in str(caught.value)
+
+
 def test_image_model_folder_is_checked_too(tmp_path):
     images = torch.randint(0, 256, (24, 1, 28, 28), dtype=torch.uint8)
     data = ImageSet(images, torch.arange(24).remainder(2).numpy(), ["a", "b"], [f"i{k}" for k in range(24)])

@@ -8,10 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 
 KINDS = ("numeric", "integer", "categorical", "boolean")
-MAX_MAGNITUDE = 1e100  # beyond it, squares in the statistics overflow (measured: 1e200 broke training)
+# Beyond it a value is refused: the networks compute in float32 (largest 3.4e38), and statistics of the columns
+# (sums, squares, the Gaussian start's covariance) overflow well before that (measured: one cell of 3e38 or
+# 1e60 among banknote rows broke training with an error naming no column; 1e35 trained)
+MAX_MAGNITUDE = 1e30
 
 
 def check_unique_columns(names: list, source: str) -> None:
@@ -155,9 +158,9 @@ def infer_schema(
         raise GantoolsError(f"label column '{label}' not in {source} (columns: {', '.join(map(str, df.columns))})")
     for name, kind in kinds.items():
         if name not in df.columns:
-            raise GantoolsError(f"column '{name}' given a kind is not in {source}")
+            raise UsageError(f"column '{name}' given a kind is not in {source}")
         if kind not in KINDS:
-            raise GantoolsError(f"kind '{kind}' for column '{name}' is not one of {', '.join(KINDS)}")
+            raise UsageError(f"kind '{kind}' for column '{name}' is not one of {', '.join(KINDS)}")
     columns = []
     for name in df.columns:
         if name == label:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 from gantools.evaluation import plots
 from gantools.evaluation.anomaly import anomaly_figures
 from gantools.evaluation.coverage import class_coverage
@@ -26,7 +22,7 @@ from gantools.evaluation.privacy import dcr_summary, find_copies
 from gantools.evaluation.report import EvaluationReport
 from gantools.evaluation.utility import tstr_trtr
 from gantools.model import MIN_ROWS, TabularGAN, class_key
-from gantools.output import give_usual_mode
+from gantools.output import atomic_folder, check_writable_folder
 
 MIN_SYNTHETIC, MAX_SYNTHETIC = 1000, 20000
 MAX_ASSOCIATION_ROWS = 5000
@@ -65,7 +61,7 @@ def evaluate_model(
     if not isinstance(real, pd.DataFrame) or (train is not None and not isinstance(train, pd.DataFrame)):
         raise GantoolsError("real and training rows must be tables (pandas DataFrames)")
     if not 0.0 < fpr < 1.0:
-        raise GantoolsError(f"--fpr must be between 0 and 1 (got {fpr})")
+        raise UsageError(f"--fpr must be between 0 and 1 (got {fpr})")
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
     schema, label = model.schema_, model.schema_.label
@@ -84,7 +80,7 @@ def evaluate_model(
             raise GantoolsError(f"{train_source} has {len(train)} rows; at least 2 are needed")
     n = default_n_synthetic(len(real)) if n_synthetic is None else int(n_synthetic)
     if n < MIN_ROWS:
-        raise GantoolsError(f"--n must be at least {MIN_ROWS} (got {n})")
+        raise UsageError(f"--n must be at least {MIN_ROWS} (got {n})")
 
     rng = np.random.default_rng(seed)
     real_classes = _classes(normal, label)
@@ -196,8 +192,7 @@ def evaluate_model(
         warnings=notes,
     )
     step("Plots")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir, "the report", "--out") as tmp:
         drawn = {
             "marginals": lambda p: plots.marginals(normal, synthetic, encoder, p),
             "projection": lambda p: plots.projection(real_x, syn_x, real_classes, syn_classes, p, seed),
@@ -215,10 +210,6 @@ def evaluate_model(
             report.plots[name] = out_dir / f"{name}.png"
         (tmp / "report.md").write_text(report.to_markdown(), encoding="utf-8")
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
-        _commit(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return report
 
 
@@ -290,21 +281,8 @@ def _association(diff: float, real: pd.DataFrame, synthetic: pd.DataFrame) -> di
 
 
 def _check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise GantoolsError(f"output '{out_dir}' is a file; give a folder for the report")
+    """Before any work: one line when the report folder cannot be written, or would replace a folder that holds
+    files and no report (someone else's data)."""
+    check_writable_folder(out_dir, "--out")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "report.md").exists():
         raise GantoolsError(f"folder '{out_dir}' holds files and no report.md; give a new or empty folder")
-    if not out_dir.parent.exists():
-        raise GantoolsError(f"folder of output '{out_dir}' does not exist")
-
-
-def _commit(tmp: Path, out_dir: Path) -> None:
-    """Move the finished report into place; an earlier report there is replaced as a whole."""
-    give_usual_mode(tmp)  # mkdtemp makes the folder private to the user
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out_dir)

@@ -121,19 +121,25 @@ def read_image_files(
         sources.append(str(file))
         taken[label] = taken.get(label, 0) + 1
     if skipped:
-        warnings.warn(
-            f"skipped {len(skipped)} unreadable or non-image file(s) in {where} (first: {skipped[0][0]}: "
-            f"{skipped[0][1]})",
-            stacklevel=2,
-        )
+        count = len(skipped)
+        warnings.warn(f"skipped {count} unreadable or non-image file(s) in {where}: {which(skipped)}", stacklevel=2)
     if not arrays:
-        raise GantoolsError(f"no image in {where} could be read ({len(skipped)} skipped)")
+        raise GantoolsError(
+            f"no image in {where} could be read: {which(skipped)}; give image files that open "
+            f"({', '.join(IMAGE_SUFFIXES[:4])}, ...)"
+        )
     if resolution is None:
         resolution = choose_resolution([a.shape[:2] for a in arrays])
     if channels is None:
         channels = 3 if any(a.ndim == 3 and a.shape[2] == 3 and not _is_gray(a) for a in arrays) else 1
     images = torch.stack([_to_tensor(a, resolution, channels) for a in arrays])
     return ImageSet(images, np.asarray(labels, dtype=np.int64), known, sources, skipped)
+
+
+def which(skipped: list[tuple[str, str]], shown: int = 5) -> str:
+    """The skipped files and why, the first ``shown`` of them by name: ``a.txt (not an image file); ...``."""
+    named = "; ".join(f"{file} ({why})" for file, why in skipped[:shown])
+    return named + (f"; and {len(skipped) - shown} more" if len(skipped) > shown else "")
 
 
 def _listing(folder: Path) -> tuple[list[Path], list[str], list[Path]]:

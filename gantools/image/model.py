@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from gantools.bundle import IMAGE_FORMAT, load_weights, read_bundle, settings_checked, write_bundle
 from gantools.class_mix import counts_from_fractions, parse_class_mix
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 from gantools.fields import checked_fields, matches
 from gantools.image.io import RESOLUTIONS, ImageSet
 from gantools.image.networks import ImageDiscriminator, ImageEncoder, ImageGenerator, diff_augment
@@ -74,9 +74,7 @@ class ImageConfig:
             if value is None and name.endswith("steps"):
                 continue
             if not isinstance(value, int) or value < (0 if name.endswith("steps") else 1):
-                raise GantoolsError(
-                    f"{name} must be a whole number ≥ {0 if name.endswith('steps') else 1}, not {value}"
-                )
+                raise UsageError(f"{name} must be a whole number ≥ {0 if name.endswith('steps') else 1}, not {value}")
         for name in ("lr", "diversity_weight", "ema_decay", "class_weight"):
             value = getattr(self, name)
             if value is None and name == "ema_decay":
@@ -89,9 +87,9 @@ class ImageConfig:
                 or (value < 0 or (value == 0 and not low_ok) or (name == "ema_decay" and value >= 1))
             ):
                 bound = "in [0, 1)" if name == "ema_decay" else ("≥ 0" if low_ok else "> 0")
-                raise GantoolsError(f"{name} must be a number {bound}, not {value!r}")
+                raise UsageError(f"{name} must be a number {bound}, not {value!r}")
         if not 0 < self.holdout_fraction < 0.5:
-            raise GantoolsError(f"holdout_fraction must be in (0, 0.5), not {self.holdout_fraction}")
+            raise UsageError(f"holdout_fraction must be in (0, 0.5), not {self.holdout_fraction}")
 
 
 def resolve_steps(config: ImageConfig, n_train: int) -> tuple[int, int]:
@@ -129,19 +127,26 @@ class ImageGAN:
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: ImageSet, progress: ProgressFn | None = None, resume: Checkpoint | None = None) -> ImageGAN:
+    def fit(
+        self,
+        data: ImageSet,
+        progress: ProgressFn | None = None,
+        resume: Checkpoint | None = None,
+        source: str = "the images",
+    ) -> ImageGAN:
         """Train G, D, E on ``data`` (minus a held-out share per class) and calibrate the score.
 
         Ctrl+C or SIGTERM stops training at the next step (the model is completed from what was learned;
         ``checkpoint_`` holds the state to continue from); ``resume``: a saved model's checkpoint (same images and
-        settings) to continue from where it stopped."""
+        settings) to continue from where it stopped. ``source`` names the images in errors."""
         config = self.config
         config.validate()
         counts = np.bincount(data.labels[data.labels >= 0], minlength=len(data.classes))
         for name, count in zip(data.classes, counts):
             if count < MIN_IMAGES_PER_CLASS:
                 raise GantoolsError(
-                    f"class '{name}' has {count} image(s); at least {MIN_IMAGES_PER_CLASS} are needed to train"
+                    f"class '{name}' of {source} has {count} readable image(s); at least {MIN_IMAGES_PER_CLASS} are "
+                    "needed to train: add images to its folder, or remove the folder"
                 )
         if data.images.shape[-1] not in RESOLUTIONS:
             raise GantoolsError(f"images must be {RESOLUTIONS} pixels square, not {tuple(data.images.shape[-2:])}")
@@ -384,14 +389,14 @@ class ImageGAN:
         ``threshold``)."""
         self._check_fitted()
         if not 0 < fpr < 1:
-            raise GantoolsError(f"fpr must be in (0, 1), not {fpr}")
+            raise UsageError(f"fpr must be in (0, 1), not {fpr}")
         images = data.images
         expected = (self.channels_, self.resolution_, self.resolution_)
         if tuple(images.shape[1:]) != expected:
             raise GantoolsError(f"images are {tuple(images.shape[1:])}; the model reads {expected}")
         if normal_class is not None:
             if normal_class not in self.classes_:
-                raise GantoolsError(f"class '{normal_class}' is not one of the model's: {', '.join(self.classes_)}")
+                raise UsageError(f"class '{normal_class}' is not one of the model's: {', '.join(self.classes_)}")
             k = self.classes_.index(normal_class)
             parts, _ = self._raw_parts(images, torch.full((len(images),), k, dtype=torch.long), self._weighs_feature)
             total, rec, _, critic = self.calibration_.standardise(parts)
@@ -432,7 +437,7 @@ class ImageGAN:
         """
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise GantoolsError(f"n must be a whole number ≥ 0, not {n!r}")
+            raise UsageError(f"n must be a whole number ≥ 0, not {n!r}")
         fractions = parse_class_mix(class_mix, self.classes_, self.class_counts_)
         counts = counts_from_fractions(int(n), fractions)
         labels = torch.repeat_interleave(torch.arange(len(self.classes_)), torch.as_tensor(counts))

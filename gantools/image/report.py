@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 from gantools.image.io import ImageSet
 from gantools.image.model import ImageGAN
 from gantools.image.output import _pil, _safe, grid
 from gantools.image.quality import ImageQuality, measure_quality
-from gantools.output import atomic_folder
+from gantools.output import atomic_folder, check_writable_folder
 
 MIN_IMAGES_PER_CLASS = 4  # the CNN trains on half of each class and k-NN balls need k + 1 = 4 images
 CONSISTENCY_TARGET, COVERAGE_FLOOR = 0.95, 0.5
@@ -105,8 +105,7 @@ def write_image_report(
     report folder. ``n``: generated images (default: as many as real ones, in their class mix)."""
     step = progress or (lambda message: None)
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise GantoolsError(f"'{out_dir}' is a file; give a folder for the report (--out)")
+    check_writable_folder(out_dir, "--out")  # before the work, not after it
     counts = np.bincount(real.labels, minlength=len(model.classes_))
     small = [c for c, k in zip(model.classes_, counts) if k < MIN_IMAGES_PER_CLASS]
     if small:
@@ -116,7 +115,7 @@ def write_image_report(
         )
     n = int(n if n is not None else len(real))
     if n < 1:
-        raise GantoolsError(f"--n must be at least 1 (got {n})")
+        raise UsageError(f"--n must be at least 1 (got {n})")
     mix = {c: float(k) for c, k in zip(model.classes_, counts)}
     step("generating images")
     fake, fake_labels = model.sample(n, mix, seed)

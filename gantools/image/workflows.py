@@ -14,13 +14,14 @@ import pandas as pd
 import torch
 
 from gantools.bundle import IMAGE_FORMAT
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 from gantools.image.io import IMAGE_SUFFIXES, ImageSet, is_image_source, read_image_files, read_images
 from gantools.image.model import ImageConfig, ImageGAN, batch_of
 from gantools.image.output import write_heatmaps, write_image_folder
 from gantools.output import AtomicTableWriter, check_output_path, check_writable_folder
 from gantools.settings import DEFAULT_MODEL_DIR
 from gantools.training.checkpoint import read_checkpoint
+from gantools.training.stop import stoppable
 
 MNIST_FOLDER = "MNIST/raw"  # where torchvision's download puts the IDX files
 
@@ -72,14 +73,16 @@ def train_images(
     config.validate()
     check_writable_folder(model_dir, "--model")
     checkpoint = read_checkpoint(model_dir, IMAGE_FORMAT) if resume else None
-    images = read_images(_source(data, download))
+    source = _source(data, download)
+    images = read_images(source)
     if epochs is not None:
         if not isinstance(epochs, (int, float)) or not epochs > 0 or not math.isfinite(epochs):
-            raise GantoolsError(f"--epochs must be a number above 0 (got {epochs!r})")
+            raise UsageError(f"--epochs must be a number above 0 (got {epochs!r})")
         n_train = len(images) * (1 - config.holdout_fraction)
         config.steps = max(1, round(epochs * n_train / batch_of(config, round(n_train))))
-    model = ImageGAN(config, verbose).fit(images, resume=checkpoint)
-    model.save(model_dir)
+    with stoppable():  # a stop asked for after the training loops: the model is still completed and saved
+        model = ImageGAN(config, verbose).fit(images, resume=checkpoint, source=f"'{source}'")
+        model.save(model_dir)
     return model
 
 
@@ -94,7 +97,7 @@ def augment_images(
     """Write ``n`` generated images as PNGs in ``out/<class>/`` plus ``out/grid_<class>.png``; return the
     folder and the images per class."""
     if Path(out).suffix.lower() in (".csv", ".parquet"):
-        raise GantoolsError(f"'{out}' is a table's name; an image model writes a folder: --out synthetic/")
+        raise UsageError(f"'{out}' is a table's name; an image model writes a folder: --out synthetic/")
     model = ImageGAN.load(model_dir, device)
     images, labels = model.sample(n, class_mix, seed)
     folder, counts = write_image_folder(images, labels, model.classes_, out)
@@ -144,11 +147,13 @@ def score_images(
     from gantools.workflows import ScoreReport
 
     check_output_path(out)
+    if heatmaps is not None:
+        check_writable_folder(heatmaps, "--heatmaps")  # before the scoring, not after it
     model = ImageGAN.load(model_dir, device)
     if not 0 < fpr < 1:
-        raise GantoolsError(f"--fpr must be between 0 and 1 (got {fpr})")
+        raise UsageError(f"--fpr must be between 0 and 1 (got {fpr})")
     if normal_class is not None and normal_class not in model.classes_:
-        raise GantoolsError(f"--normal-class '{normal_class}' is not one of the model's: {', '.join(model.classes_)}")
+        raise UsageError(f"--normal-class '{normal_class}' is not one of the model's: {', '.join(model.classes_)}")
     report = ScoreReport(Path(out), model.calibration_.threshold(fpr, normal_class))
     writer = AtomicTableWriter(out)
     maps_images, maps_recons, maps_sources = [], [], []
@@ -170,8 +175,7 @@ def score_images(
                     "rows": len(scored),
                     "flagged": int(scored["is_anomaly"].sum()),
                     "worst_score": float(scored["score"].max()),
-                    "skipped": len(data.skipped),
-                    "skipped_first": data.skipped[0] if data.skipped else None,
+                    "skipped": data.skipped,  # (file, why) of the unreadable or non-image files passed over
                 }
             )
             if heatmaps is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -18,4 +18,4 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device(name)
     if name == "cpu":
         return torch.device("cpu")
-    raise GantoolsError(f"unknown device '{name}'; use auto, cpu or cuda")
+    raise UsageError(f"unknown device '{name}'; use auto, cpu or cuda")

@@ -1,10 +1,13 @@
 """Stopping training cleanly on Ctrl+C or SIGTERM: the signal asks, the training loops stop between steps.
 
 Inside ``stoppable()`` the first SIGINT/SIGTERM only sets a flag; ``check_stop()``, called by every training
-loop before each step, turns it into ``KeyboardInterrupt`` there, so the networks, optimisers and random
-streams are left at a step boundary: what a checkpoint needs to resume exactly. A second signal before the
-loop reaches its check (a user pressing Ctrl+C twice) interrupts at once. Outside the main thread (where
-Python allows no signal handlers) the signals keep their usual behaviour.
+loop before each step (and the lift estimate between its classifiers), turns it into ``KeyboardInterrupt``
+there, so the networks, optimisers and random streams are left at a step boundary: what a checkpoint needs to
+resume exactly. A second signal before the loop reaches its check (a user pressing Ctrl+C twice) interrupts at
+once. Blocks nest: the workflows hold one around fitting *and saving*, so a signal that comes after the
+training loops (calibration, validation, writing the folder: seconds) lets the model be completed and saved
+instead of losing it. Outside the main thread (where Python allows no signal handlers) the signals keep their
+usual behaviour.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _pending = False
+_depth = 0  # stoppable() blocks entered: the outermost installs the handlers and restores them
 
 
 def _ask_to_stop(signum: int, frame: object) -> None:
@@ -35,13 +39,15 @@ def check_stop() -> None:
 
 @contextmanager
 def stoppable() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM ask the training loops to stop at their next step."""
-    global _pending
-    if threading.current_thread() is not threading.main_thread():
+    """Within the block, SIGINT and SIGTERM ask the training loops to stop at their next step (a block inside
+    another changes nothing: the outer one's handlers stay, and a stop asked for stays pending)."""
+    global _pending, _depth
+    if threading.current_thread() is not threading.main_thread() or _depth > 0:
         yield
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     _pending = False
+    _depth += 1
     for sig in previous:
         signal.signal(sig, _ask_to_stop)
     try:
@@ -50,3 +56,4 @@ def stoppable() -> Iterator[None]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _pending = False
+        _depth -= 1
