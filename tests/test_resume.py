@@ -107,3 +107,52 @@ def test_image_training_interrupted_then_resumed_matches(tmp_path):
         assert all(torch.equal(a[k], b[k]) for k in a), name
     with pytest.raises(GantoolsError, match="images or settings differ"):
         ImageGAN(ImageConfig(**{**config, "steps": 13})).fit(data, resume=checkpoint)
+
+
+def test_a_stop_during_the_lift_estimate_keeps_the_trained_model_resumable(tmp_path, banknote, monkeypatch):
+    """SIGTERM while the classifiers of the lift estimate are fitted (after the GAN phase): the estimate
+    stops at its next check, the model is saved as interrupted with the GAN phase's finished checkpoint."""
+    import gantools.lift as lift
+    from gantools import workflows
+    from gantools.config import TrainConfig
+
+    fitted = []
+    real_classifiers = lift._classifiers
+
+    def classifiers_then_a_signal(seed):
+        fitted.append(seed)
+        if len(fitted) == 2:  # the augmented candidates' first classifiers: a real signal, as `kill` sends
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_classifiers(seed)
+
+    monkeypatch.setattr(lift, "_classifiers", classifiers_then_a_signal)
+    rows = banknote.sample(200, random_state=0)
+    model = workflows.train(rows, "class", tmp_path / "m", TrainConfig(epochs=3))
+    assert model.history_["interrupted"] and model.augmentation_advice_ is None
+    checkpoint = read_checkpoint(tmp_path / "m")
+    assert checkpoint.finished  # the GAN phase had ended: --resume goes on with what came after it
+    assert len(fitted) == 2  # stopped at the check after the signal, not at the end of the estimate
+    resumed = workflows.train(rows, "class", tmp_path / "m", TrainConfig(epochs=3), resume=True)
+    assert not resumed.history_["interrupted"] and resumed.augmentation_advice_ is not None
+
+
+@pytest.mark.parametrize("phase", ["_calibrate", "_validate"])
+def test_a_stop_after_the_training_loops_still_saves_the_finished_model(tmp_path, banknote, monkeypatch, phase):
+    """SIGINT during calibration or validation (no loop left to stop): the model is completed and saved, not
+    lost; it is a finished model (no checkpoint), since every step had been taken."""
+    from gantools import workflows
+    from gantools.config import TrainConfig
+    from gantools.model import TabularGAN
+
+    real_phase = getattr(TabularGAN, phase)
+
+    def phase_with_a_signal(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl+C in the middle of the phase
+        return real_phase(self, *args, **kwargs)
+
+    monkeypatch.setattr(TabularGAN, phase, phase_with_a_signal)
+    workflows.train(banknote.sample(200, random_state=0), None, tmp_path / "m", TrainConfig(epochs=2))
+    loaded = TabularGAN.load(tmp_path / "m", device="cpu")
+    assert not loaded.history_["interrupted"] and len(loaded.score(banknote.head(5))) == 5
+    with pytest.raises(GantoolsError, match="holds no checkpoint"):
+        read_checkpoint(tmp_path / "m")
