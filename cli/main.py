@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from gantools import workflows
 from gantools._version import __version__
@@ -28,7 +29,7 @@ from gantools.config import (
 )
 from gantools.errors import GantoolsError, UsageError
 from gantools.image import workflows as image_workflows
-from gantools.image.io import is_image_source, which
+from gantools.image.io import describe_skipped, is_image_source
 from gantools.progress import make_progress
 from gantools.settings import DEFAULT_MODEL_DIR
 
@@ -38,8 +39,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out_console = Console()
-err_console = Console(stderr=True)
+# No markup: file names, columns and values from the data are printed as they are ("[x]" is not a style)
+out_console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 ModelOpt = Annotated[Path, typer.Option("--model", help="Model folder.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (GPU when there is one), cpu or cuda.")]
@@ -55,42 +57,46 @@ TRAIN_OPTION_NAMES = {
 }
 
 
-class _Failure(str):
-    """A one-line error message and the exit code it gets: 2 for bad usage, 1 otherwise."""
-
-    code = 1
-
-
-class _UsageFailure(_Failure):
-    code = 2
+def _say(label: str, style: str, message: str) -> None:
+    """One line on stderr: a styled label (``Error:``, ``Note:``) and the message, printed as it is."""
+    err_console.print(Text.assemble((label, style), " ", str(message)), highlight=False, soft_wrap=True)
 
 
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(getattr(message, "code", 1))
+def _note(message: str) -> None:
+    _say("Note:", "yellow", message)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    """The error line, then exit ``code`` (1: bad input, 2: bad usage)."""
+    _say("Error:", "bold red", message)
+    raise typer.Exit(code)
+
+
+def _usage(message: str) -> None:
+    _fail(message, 2)
 
 
 def _call(fn, *args, **kwargs):
-    """Call a library function; return (result, None), or (None, one-line error) on any failure."""
+    """Call a library function; return (result, None), or (None, (one-line error, exit code)) on any failure."""
     try:
         return fn(*args, **kwargs), None
     except UsageError as exc:
-        return None, _UsageFailure(exc)
+        return None, (str(exc), 2)
     except GantoolsError as exc:
-        return None, _Failure(exc)
+        return None, (str(exc), 1)
     except KeyboardInterrupt:
-        return None, _Failure("interrupted")
+        return None, ("interrupted", 1)
     except Exception as exc:  # never show a traceback to the user unless asked to
         if os.environ.get("GANTOOLS_DEBUG"):
             raise
-        return None, _Failure(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+        return None, (f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", 1)
 
 
 def _run(fn, *args, **kwargs):
     """Call a library function; a failure becomes one line on stderr and exit code 1 (2: bad usage)."""
     result, error = _call(fn, *args, **kwargs)
     if error is not None:
-        _fail(error)
+        _fail(*error)
     return result
 
 
@@ -128,12 +134,7 @@ def main(
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning from the library (or one it calls) as one note, without the source line Python prints."""
-    err_console.print(f"[yellow]Note:[/] {message}", highlight=False, soft_wrap=True)
-
-
-def _usage(message: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+    _note(str(message))
 
 
 @app.command()
@@ -263,8 +264,7 @@ def train(
         table.add_row("fidelity: mean TV, categorical (held out)", f"{val['mean_tv_categorical']:.3f}")
     advice = fitted.augmentation_advice_
     if advice is not None:
-        colour = "" if advice.advised else "[yellow]"
-        table.add_row(f"{colour}augmentation", f"{colour}{advice.summary()}")
+        table.add_row("augmentation", advice.summary(), style=None if advice.advised else "yellow")
     if anomalies is not None:
         table.add_row("score weights", fitted.calibration_.weights_source)
     if label is not None and len(fitted.classes_) == 1:
@@ -272,13 +272,18 @@ def train(
             "note", f"label '{label}' holds one class: a one-class model (scores how unlike these rows a record is)"
         )
     if hist["interrupted"]:
-        table.add_row("[yellow]note", f"[yellow]{_INTERRUPTED_NOTE}")
+        table.add_row("note", _INTERRUPTED_NOTE, style="yellow")
     out_console.print(table)
 
 
 _INTERRUPTED_NOTE = (
     "training was interrupted; the model holds what was learned so far (usable now); the same command with "
     "--resume continues it"
+)
+
+
+_RESUMABLE_NOTE = (
+    "its training was interrupted; `gantools train` with the same data and options and --resume continues it"
 )
 
 
@@ -294,7 +299,7 @@ def _print_image_training(fitted, model: Path) -> None:
         f"{hist['fit_seconds']:.1f} s on {hist['device']} ({hist['gan_images_per_second']:.0f} images/s)",
     )
     if hist.get("interrupted"):
-        table.add_row("[yellow]note", f"[yellow]{_INTERRUPTED_NOTE}")
+        table.add_row("note", _INTERRUPTED_NOTE, style="yellow")
     out_console.print(table)
 
 
@@ -326,9 +331,7 @@ def augment(
     """Write N labeled synthetic rows, in the training columns' order, dtypes and ranges (or N images)."""
     path, summary, copies, advice = _run(workflows.augment, model, n, class_mix, seed, out, device, train)
     if advice is not None and not advice.advised:
-        err_console.print(
-            f"[yellow]warning:[/yellow] {advice.summary()}; the rows were written as asked", highlight=False
-        )
+        _say("warning:", "yellow", f"{advice.summary()}; the rows were written as asked")
     unit = "images" if path.is_dir() else "rows"
     table = Table(title=f"Wrote {int(summary['rows'].sum())} {unit} to {path}")
     table.add_column("class")
@@ -405,7 +408,7 @@ def score(
             heatmaps=heatmaps,
         )
     if error is not None:
-        _fail(error)
+        _fail(*error)
     table = Table(title=f"Scores written to {report.out}" if report.files else "Nothing written")
     table.add_column("file", overflow="fold")
     table.add_column("rows", justify="right")
@@ -416,55 +419,36 @@ def score(
         table.add_row(f["file"], str(f["rows"]), str(f["flagged"]), worst)
     table.add_section()
     table.add_row(
-        "[bold]total",
-        f"[bold]{report.rows}",
-        f"[bold]{report.flagged}",
-        f"threshold {report.threshold:.2f} (fpr {fpr})",
+        "total", str(report.rows), str(report.flagged), f"threshold {report.threshold:.2f} (fpr {fpr})", style="bold"
     )
     out_console.print(table)
     if heatmaps is not None and report.files:
         out_console.print(f"Heatmaps written to {heatmaps}/", highlight=False, soft_wrap=True)
     for f in report.files:
         if not f["rows"]:
-            err_console.print(
-                f"[yellow]Note:[/] {f['file']} holds no rows (a header only): nothing of it was scored",
-                highlight=False,
-                soft_wrap=True,
-            )
+            _note(f"{f['file']} holds no rows (a header only): nothing of it was scored")
         if f.get("skipped"):
-            err_console.print(
-                f"[yellow]Note:[/] {f['file']}: skipped {len(f['skipped'])} unreadable or non-image file(s): "
-                f"{which(f['skipped'])}",
-                highlight=False,
-                soft_wrap=True,
-            )
+            count = len(f["skipped"])
+            _note(f"{f['file']}: skipped {count} unreadable or non-image file(s): {describe_skipped(f['skipped'])}")
         if f.get("unfamiliar"):
             values = ", ".join(f"{column} ({n} rows)" for column, n in f["unfamiliar"].items())
-            err_console.print(
-                f"[yellow]Note:[/] {f['file']}: values training never showed (a category it never saw, or a missing "
-                f"value where it saw none): {values}; scored all the same (an unseen category adds to the score, a "
-                "missing number counts as the column's centre)",
-                highlight=False,
-                soft_wrap=True,
+            _note(
+                f"{f['file']}: values training never showed (a category it never saw, or a missing value where it "
+                f"saw none): {values}; scored all the same (an unseen category adds to the score, a missing number "
+                "counts as the column's centre)"
             )
         if f.get("unseen_classes"):
             values = ", ".join(f"'{v}' ({n} rows)" for v, n in sorted(f["unseen_classes"].items()))
-            err_console.print(
-                f"[yellow]Note:[/] {f['file']}: label values the model never saw: {values}; each row was scored "
-                "against the known class it fits best (see the 'class' column).",
-                highlight=False,
-                soft_wrap=True,
+            _note(
+                f"{f['file']}: label values the model never saw: {values}; each row was scored against the known "
+                "class it fits best (see the 'class' column)."
             )
     skipped = report.not_tables
     if skipped:
-        err_console.print(
-            f"[yellow]Note:[/] skipped {len(skipped)} file(s) that are not .csv or .parquet (first: {skipped[0]})",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _note(f"skipped {len(skipped)} file(s) that are not .csv or .parquet (first: {skipped[0]})")
     if report.failed:
         for message in report.failed:
-            err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+            _say("Error:", "bold red", message)
         raise typer.Exit(1)
     if fail_on_anomaly and report.flagged:
         err_console.print(f"{report.flagged} row(s) flagged as anomalous (--fail-on-anomaly)", highlight=False)
@@ -535,7 +519,7 @@ def info(
     summary.add_row("threshold at fpr 0.01", f"{details['scoring']['threshold_fpr_0.01']:.3f}")
     summary.add_row("gantools version", str(details.get("gantools_version", __version__)))
     if hist.get("interrupted"):
-        summary.add_row("[yellow]note", f"[yellow]{_INTERRUPTED_NOTE}")
+        summary.add_row("note", _RESUMABLE_NOTE, style="yellow")
     out_console.print(summary)
 
 
@@ -553,7 +537,7 @@ def _print_image_info(details: dict, model: Path) -> None:
     )
     table.add_row("threshold at fpr 0.01", f"{details['threshold_fpr_0.01']:.3f}")
     if hist.get("interrupted"):
-        table.add_row("[yellow]note", f"[yellow]{_INTERRUPTED_NOTE}")
+        table.add_row("note", _RESUMABLE_NOTE, style="yellow")
     out_console.print(table)
 
 
@@ -610,14 +594,14 @@ def evaluate(
                 workflows.evaluate, data, train, model, out, n, anomaly_label, seed, fpr, device, progress
             )
         if error is not None:
-            _fail(error)
+            _fail(*error)
     table = Table(title=f"Evaluation of {model}/ on {data}", show_header=False)
     for name, value in report.headline():
         table.add_row(name, value)
     for reason in report.skipped.values():
-        table.add_row("[yellow]skipped", f"[yellow]{reason}")
+        table.add_row("skipped", reason, style="yellow")
     for warning in report.warnings:
-        table.add_row("[yellow]warning", f"[yellow]{warning}")
+        table.add_row("warning", warning, style="yellow")
     out_console.print(table)
     out_console.print(f"Report written to {report.report_path}", highlight=False, soft_wrap=True)
 

@@ -285,15 +285,12 @@ class TabularGAN:
         as read."""
         space = self._scoring_space()
         columns = self.preprocessor_.read(df)  # parsed once; each encoding below reads these
-        return self._records_of(columns, space, lazy), columns
-
-    def _records_of(self, columns: ReadColumns, space: Any, lazy: bool) -> Records | torch.Tensor:
 
         def encode(values: ReadColumns) -> torch.Tensor:
             return torch.as_tensor(self.preprocessor_.encode(values), device=self.device_)
 
         if space is None or space.n_columns == 0:  # the encoding is the scoring space already
-            return encode(columns)
+            return encode(columns), columns
         if getattr(self, "_missing_fill", None) is None:  # where a missing value's encoding maps to
             zeros = torch.zeros(1, self.preprocessor_.n_features_out_, device=self.device_)
             self._missing_fill = space(zeros)[0].cpu().numpy()
@@ -303,7 +300,7 @@ class TabularGAN:
         else:
             every_row = functools.cache(lambda: encode(columns))  # encoded once, and only if asked
             preprocessed = lambda index: every_row()[index]  # noqa: E731
-        return Records(space_rows.to(self.device_), preprocessed)
+        return Records(space_rows.to(self.device_), preprocessed), columns
 
     def _raw_parts(
         self,
@@ -651,8 +648,11 @@ class TabularGAN:
         # models saved before the asked-for settings were kept: a refit starts from the resolved ones
         requested = config.get("requested_settings", config["settings"])
         requested = TrainConfig.from_dict(checked_fields(TrainConfig, requested, f"{where} requested_settings"))
-        resolved.validate()
-        requested.validate()
+        for settings in (resolved, requested):
+            try:
+                settings.validate()
+            except UsageError as exc:  # a value out of range in the folder: damaged data, not the caller's usage
+                raise GantoolsError(f"{where} settings: {exc}; train again") from None
         kinds = config.get("column_kinds")
         if not matches(kinds, dict[str, str] | None):
             raise GantoolsError(f"{where}: 'column_kinds' is not a mapping of column names to kinds; train again")

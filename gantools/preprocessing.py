@@ -24,9 +24,11 @@ from gantools.preprocessor_fields import check_preprocessor_dict
 
 MISSING = "__missing__"
 OTHER = "__other__"
+MAX_RARE_KEPT = 1000  # rare values (beyond max_categories) kept by name, with their counts, for sampling
 # Encoded numeric values are clipped to ± this many training standard deviations: a record that far out is as
 # anomalous as can be, and beyond it the scorer's squares and D's activations would overflow float32 (a value
-# of 1e20 in a column of unit spread scored inf, its parts NaN). Training rows never come near it.
+# of 1e20 in a column of unit spread scored inf, its parts NaN). The rows the preprocessor is fitted on lie
+# within sqrt(rows) deviations of the mean; held-out rows are clipped only if a million deviations out.
 ENCODED_LIMIT = 1e6
 
 
@@ -165,8 +167,10 @@ class TabularPreprocessor:
         return {
             "type": "categorical",
             "categories": categories,
-            "rare_values": [_to_json_value(v) for v in rare.index[:1000]],
-            "rare_counts": [int(c) for c in rare.to_numpy()[:1000]],
+            "rare_values": [_to_json_value(v) for v in rare.index[:MAX_RARE_KEPT]],
+            "rare_counts": [int(c) for c in rare.to_numpy()[:MAX_RARE_KEPT]],
+            # more rare values than kept: a value not found may well be one of them, so it takes the 'other' slot
+            "rare_truncated": len(rare) > MAX_RARE_KEPT,
         }
 
     def _build_blocks(self) -> None:
@@ -455,6 +459,7 @@ class _SlotLookup:
         self.lookup = {_key(c): i for i, c in enumerate(params["categories"])}
         self.other = self.lookup.get(_key(OTHER), -1)
         self.rare = {_key(v) for v in params["rare_values"]}
+        self.rare_truncated = bool(params.get("rare_truncated", False))  # models saved before it: False
         self.missing = self.lookup.get(_key(MISSING), -1)
 
     def __call__(self, value: Any) -> int:
@@ -467,7 +472,7 @@ class _SlotLookup:
             key = next((k for k in _alternative_keys(value) if k in self.lookup or k in self.rare), key)
             idx = self.lookup.get(key)
         if idx is None:
-            return self.other if key in self.rare else -1
+            return self.other if key in self.rare or self.rare_truncated else -1
         return idx
 
 

@@ -16,7 +16,7 @@ from gantools.errors import GantoolsError
 from gantools.fields import MAX_ITEMS, matches
 
 MAX_QUANTILES = 100_000  # n_quantiles / max_categories beyond this are not what gantools writes
-MAX_TEXT = 1_000  # a dtype's name, a column's name
+MAX_TEXT = 1_000  # a dtype's name
 
 _NUMERIC = {
     "type": Literal["numeric"],
@@ -32,6 +32,7 @@ _NUMERIC = {
     "max": float,
 }
 _NUMERIC_OPTIONAL = {"bound_lo": float, "bound_hi": float}  # models saved before them clip at min / max
+_CATEGORICAL_OPTIONAL = {"rare_truncated": bool}  # models saved before it: False
 _CATEGORICAL = {
     "type": Literal["categorical"],
     "categories": list,
@@ -63,7 +64,7 @@ def check_preprocessor_dict(data: Any, where: str) -> None:
         refuse(f"{len(params)} column parameters for {len(columns)} columns")
     for column, p in zip(columns, params):
         numeric = column["kind"] in ("numeric", "integer")
-        fields, optional = (_NUMERIC, _NUMERIC_OPTIONAL) if numeric else (_CATEGORICAL, {})
+        fields, optional = (_NUMERIC, _NUMERIC_OPTIONAL) if numeric else (_CATEGORICAL, _CATEGORICAL_OPTIONAL)
         context = f"column '{column['name']}'"
         if not isinstance(p, dict):
             refuse(f"{context}: its parameters are not a JSON object")
@@ -89,8 +90,8 @@ def _checked_schema(schema: dict, refuse: Any) -> list[dict]:
         shape = {"name": str, "kind": Literal[KINDS], "dtype": str, "has_missing": bool}
         if not isinstance(column, dict) or any(not matches(column.get(f), t) for f, t in shape.items()):
             refuse(f"column {k + 1} of the schema is not a name, a kind ({', '.join(KINDS)}), a dtype and has_missing")
-        if column["name"] in seen or len(column["name"]) > MAX_TEXT:
-            refuse(f"column {k + 1} of the schema, '{column['name'][:40]}', is named twice or too long")
+        if column["name"] in seen:
+            refuse(f"column {k + 1} of the schema, '{column['name'][:40]}', is named twice")
         seen.add(column["name"])
         _check_dtype(column["dtype"], lambda what, c=column["name"]: refuse(f"column '{c}': {what}"))
     for name in ("label", "label_dtype"):

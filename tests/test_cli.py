@@ -157,12 +157,14 @@ def test_option_values_out_of_range_are_usage_errors(workdir, args, message):
     work; bad data is exit 1."""
     model = workdir / "gantools-model"
     before = {p.name: p.stat().st_mtime_ns for p in model.iterdir()}
+    existing = {p.name for p in workdir.iterdir()}
     result = run_cli(*args, "--model", str(model), cwd=workdir)
     assert result.returncode == 2, result
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0], result.stderr
     assert {p.name: p.stat().st_mtime_ns for p in model.iterdir()} == before  # nothing trained or written
+    assert not {"x.json", "scores.csv", "gantools-report"} & {p.name for p in workdir.iterdir()} - existing
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])

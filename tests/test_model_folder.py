@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gantools.bundle import MANIFEST_FILE, _canonical, _entry
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 from gantools.image import ImageConfig, ImageGAN, ImageSet
 from gantools.model import TabularGAN
 
@@ -114,6 +114,8 @@ def test_forged_json_fields_are_refused_with_one_line(copy, edit, message):
     with pytest.raises(GantoolsError, match=message) as caught:
         TabularGAN.load(copy, device="cpu")
     assert "\n" not in str(caught.value)
+    assert not isinstance(caught.value, UsageError)  # damaged data (exit 1), not the caller's usage (exit 2)
+    assert f"'{copy}'" in str(caught.value) or "config.json" in str(caught.value)
 
 
 def _first_column(pre: dict) -> tuple[dict, dict]:

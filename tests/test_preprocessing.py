@@ -220,3 +220,54 @@ def test_rows_of_columns_read_once_encode_as_those_rows_of_the_frame(adult_slice
     np.testing.assert_array_equal(pre.encode(columns), pre.transform(probe))
     assert pre.encode(columns)[5, pre.blocks_[1].start : pre.blocks_[1].end].sum() == 0  # unseen: all zeros
     assert pre.encode(columns)[3, 0] == pre.transform(features.iloc[[3]].assign(age=41))[0, 0]
+
+
+def _awkward_table(rows: int = 1500) -> pd.DataFrame:
+    """Columns a real table can have: many distinct categories (more rare ones than kept by name), booleans,
+    numbers declared categorical, a column of one value, gaps."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "id": [f"id{k}" for k in range(rows)],  # every value distinct: rare beyond max_categories
+            "flag": rng.random(rows) < 0.3,
+            "code": rng.integers(0, 5, rows),  # numbers, declared categorical below
+            "constant": np.full(rows, 7.0),
+            "amount": np.where(rng.random(rows) < 0.1, np.nan, rng.lognormal(3, 1, rows)),
+            "grade": pd.Series(rng.choice(["a", "b", None], rows), dtype=object),
+        }
+    )
+
+
+def test_every_fitted_preprocessor_passes_the_folder_check(adult_slice):
+    """The check of preprocessor.json refuses forgeries (tests/test_model_folder.py) and never a real model."""
+    import json
+
+    from gantools.preprocessor_fields import check_preprocessor_dict
+
+    awkward = _awkward_table()
+    for pre in (
+        _fit(adult_slice, "income"),  # '?' as missing, text categories, skewed numbers
+        TabularPreprocessor(infer_schema(awkward, None, {"code": "categorical"})).fit(awkward),
+        _fit(adult_slice.head(12), "income"),  # few rows: categories seen once, short quantile lists
+    ):
+        data = json.loads(json.dumps(pre.to_dict()))
+        check_preprocessor_dict(data, "preprocessor.json")
+        assert TabularPreprocessor.from_dict(data).n_features_out_ == pre.n_features_out_
+
+
+def test_unfamiliar_values_are_counted_per_column():
+    awkward = _awkward_table()
+    pre = TabularPreprocessor(infer_schema(awkward, None, {"code": "categorical"})).fit(awkward)
+    probe = awkward.head(4).copy()
+    assert pre.unfamiliar(pre.read(probe)) == {}  # rows like the training rows: nothing to say
+    probe["grade"] = ["z", None, "a", "b"]  # a new category counts; a gap does not: training had gaps there
+    probe["amount"] = [np.nan, 1.0, 2.0, 3.0]  # neither: training had gaps in amount
+    probe["constant"] = [np.nan, np.nan, 7.0, 7.0]  # training saw it complete: two gaps count
+    probe["flag"] = pd.array([True, None, False, True], dtype="boolean")  # a gap where none was: counts
+    probe["code"] = [9, 1, 2, 3]  # a code training never had
+    probe["id"] = ["never-seen", "id1", "id2", "id3"]  # more rare ids than kept: could be one, so not counted
+    assert pre.unfamiliar(pre.read(probe)) == {"constant": 2, "flag": 1, "code": 1, "grade": 1}
+    ids, block = pre.params_[0], pre.blocks_[0]  # the never-seen id takes the 'other' slot, as rare ids do
+    assert ids["rare_truncated"] and block.column == 0
+    one_hot = pre.transform(probe)[0, block.start : block.end]
+    assert one_hot.sum() == 1 and one_hot[ids["categories"].index("__other__")] == 1

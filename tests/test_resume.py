@@ -134,6 +134,16 @@ def test_a_stop_during_the_lift_estimate_keeps_the_trained_model_resumable(tmp_p
     assert len(fitted) == 2  # stopped at the check after the signal, not at the end of the estimate
     resumed = workflows.train(rows, "class", tmp_path / "m", TrainConfig(epochs=3), resume=True)
     assert not resumed.history_["interrupted"] and resumed.augmentation_advice_ is not None
+    _assert_signals_as_before()
+
+
+def _assert_signals_as_before() -> None:
+    """After a training: Python's own handlers back, no stop left pending, no block left open."""
+    from gantools.training import stop
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)
+    assert stop._depth == 0 and not stop._pending
 
 
 @pytest.mark.parametrize("phase", ["_calibrate", "_validate"])
@@ -156,3 +166,4 @@ def test_a_stop_after_the_training_loops_still_saves_the_finished_model(tmp_path
     assert not loaded.history_["interrupted"] and len(loaded.score(banknote.head(5))) == 5
     with pytest.raises(GantoolsError, match="holds no checkpoint"):
         read_checkpoint(tmp_path / "m")
+    _assert_signals_as_before()

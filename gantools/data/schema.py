@@ -11,9 +11,9 @@ import pandas as pd
 from gantools.errors import GantoolsError, UsageError
 
 KINDS = ("numeric", "integer", "categorical", "boolean")
-# Beyond it a value is refused: the networks compute in float32 (largest 3.4e38), and statistics of the columns
-# (sums, squares, the Gaussian start's covariance) overflow well before that (measured: one cell of 3e38 or
-# 1e60 among banknote rows broke training with an error naming no column; 1e35 trained)
+# Beyond it a value is refused: the networks and parts of the statistics compute in float32 (largest 3.4e38);
+# 1e30 keeps sums of up to 1e8 values in range (measured: one cell of 3e38 or 1e60 among banknote rows broke
+# training with an error naming no column; 1e35 trained there, but a sum of 10,000 such values overflows)
 MAX_MAGNITUDE = 1e30
 
 
@@ -158,7 +158,7 @@ def infer_schema(
         raise GantoolsError(f"label column '{label}' not in {source} (columns: {', '.join(map(str, df.columns))})")
     for name, kind in kinds.items():
         if name not in df.columns:
-            raise UsageError(f"column '{name}' given a kind is not in {source}")
+            raise GantoolsError(f"column '{name}' given a kind is not in {source}")
         if kind not in KINDS:
             raise UsageError(f"kind '{kind}' for column '{name}' is not one of {', '.join(KINDS)}")
     columns = []

@@ -121,11 +121,11 @@ def read_image_files(
         sources.append(str(file))
         taken[label] = taken.get(label, 0) + 1
     if skipped:
-        count = len(skipped)
-        warnings.warn(f"skipped {count} unreadable or non-image file(s) in {where}: {which(skipped)}", stacklevel=2)
+        named = describe_skipped(skipped)
+        warnings.warn(f"skipped {len(skipped)} unreadable or non-image file(s) in {where}: {named}", stacklevel=2)
     if not arrays:
         raise GantoolsError(
-            f"no image in {where} could be read: {which(skipped)}; give image files that open "
+            f"no image in {where} could be read: {describe_skipped(skipped)}; give image files that open "
             f"({', '.join(IMAGE_SUFFIXES[:4])}, ...)"
         )
     if resolution is None:
@@ -136,7 +136,7 @@ def read_image_files(
     return ImageSet(images, np.asarray(labels, dtype=np.int64), known, sources, skipped)
 
 
-def which(skipped: list[tuple[str, str]], shown: int = 5) -> str:
+def describe_skipped(skipped: list[tuple[str, str]], shown: int = 5) -> str:
     """The skipped files and why, the first ``shown`` of them by name: ``a.txt (not an image file); ...``."""
     named = "; ".join(f"{file} ({why})" for file, why in skipped[:shown])
     return named + (f"; and {len(skipped) - shown} more" if len(skipped) > shown else "")

@@ -496,7 +496,10 @@ class ImageGAN:
         where = f"model in '{path}', config.json"
         settings = checked_fields(ImageConfig, config["train_config"], f"{where} train_config")
         model = cls(ImageConfig(**{**settings, "device": device}))
-        model.config.validate()
+        try:
+            model.config.validate()
+        except UsageError as exc:  # a value out of range in the folder: damaged data, not the caller's usage
+            raise GantoolsError(f"{where} train_config: {exc}; train again") from None
         model.device_ = resolve_device(device)
         classes, counts = config["classes"], config["class_counts"]
         if not matches(classes, list[str]) or not matches(counts, list[int]) or len(classes) != len(counts):

@@ -142,7 +142,7 @@ def score_images(
     its parts, ``class``, ``is_anomaly``) to ``out``; ``heatmaps``: a folder of residual overlays.
 
     Returns ``gantools.workflows.ScoreReport`` (``failed``: inputs that could not be read; the others are
-    written, and ``skipped`` unreadable files are counted per input).
+    written, with the unreadable or non-image files they held as ``skipped``: (file, why) per input).
     """
     from gantools.workflows import ScoreReport
 

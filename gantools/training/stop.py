@@ -48,12 +48,12 @@ def stoppable() -> Iterator[None]:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     _pending = False
     _depth += 1
-    for sig in previous:
-        signal.signal(sig, _ask_to_stop)
-    try:
+    try:  # the count is restored first: a signal while the handlers are put back must not leave it raised
+        for sig in previous:
+            signal.signal(sig, _ask_to_stop)
         yield
     finally:
+        _depth -= 1
+        _pending = False
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _pending = False
-        _depth -= 1
