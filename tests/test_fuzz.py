@@ -3,8 +3,11 @@ files (or their bytes mangled), given to training and to scoring. Every outcome 
 ``GantoolsError`` line (what the CLI prints): no other exception (the CLI's "unexpected" error, a traceback
 with --debug), and no partial output (no model folder, no scores file, no temporary files) after a failure.
 
+Image folders too: files of every mode, size and format PIL writes, truncated, overwritten or misnamed, and
+random bytes: each is read as a valid image or skipped and named; nothing else escapes.
+
 ``GANTOOLS_FUZZ_EXAMPLES`` sets the examples per target (default 100; derandomised, so CI is repeatable). The
-acceptance run of issue 28 (``benchmarks/results/hardening_s24.md``) sets it to 1000.
+acceptance runs of issue 28 (``benchmarks/results/hardening_s24.md``, ``hardening_s26.md``) set it to 600-1000.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -161,3 +165,75 @@ def test_scoring_malformed_tables_fails_cleanly(model_dir, file):
         else:  # the file could not be scored: said in one line, and nothing written
             assert len(report.failed) == 1 and "\n" not in report.failed[0].strip()
             assert _leftovers(folder) == []
+
+
+# ------------------------------------------------------------------------------------------------ images
+IMAGE_MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I", "I;16", "F"]
+IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "GIF": ".gif", "TIFF": ".tif", "WEBP": ".webp"}
+
+
+@st.composite
+def image_files(draw) -> tuple[str, bytes]:
+    """An image file as a folder may hold it: any mode, size and format PIL writes (when it can), possibly
+    truncated, with a byte range replaced, under another format's suffix, or random bytes."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    kind = draw(st.sampled_from(["image", "image", "image", "garbage"]))
+    if kind == "garbage":
+        return draw(st.sampled_from([*IMAGE_FORMATS.values(), ".pgm", ".txt"])), draw(st.binary(max_size=200))
+    mode = draw(st.sampled_from(IMAGE_MODES))
+    width, height = draw(st.integers(1, 70)), draw(st.integers(1, 70))
+    seed = draw(st.integers(0, 2**16))
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 4), dtype=np.uint8)
+    image = Image.fromarray(pixels, "RGBA").convert(mode) if mode != "I;16" else Image.new("I;16", (width, height))
+    if mode == "I;16":
+        image.frombytes(np.random.default_rng(seed).integers(0, 2**16, (height, width), dtype="<u2").tobytes())
+    asked = draw(st.sampled_from(sorted(IMAGE_FORMATS)))
+    for fmt in (asked, "TIFF"):  # a mode the format cannot hold: TIFF holds every one of them
+        buffer = io.BytesIO()
+        try:
+            image.save(buffer, fmt)
+            break
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    data = buffer.getvalue()
+    damage = draw(st.sampled_from(["none", "none", "truncate", "replace", "suffix"]))
+    suffix = IMAGE_FORMATS[fmt]
+    if damage == "truncate":
+        data = data[: draw(st.integers(0, max(len(data) - 1, 0)))]
+    elif damage == "replace" and data:
+        start = draw(st.integers(0, len(data) - 1))
+        data = data[:start] + draw(st.binary(min_size=1, max_size=16)) + data[start + 16 :]
+    elif damage == "suffix":
+        suffix = draw(st.sampled_from(list(IMAGE_FORMATS.values())))
+    return suffix, data
+
+
+@FUZZ
+@given(files=st.lists(st.tuples(st.sampled_from(["a", "b"]), image_files()), min_size=1, max_size=5))
+def test_image_folders_of_any_files_read_cleanly(files):
+    """Every file decodes to a valid image or is skipped and named; a folder with nothing readable is one
+    GantoolsError line. Never another exception, never an image of another shape or type."""
+    import warnings
+
+    from gantools.image.io import RESOLUTIONS, read_images
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (cls, (suffix, data)) in enumerate(files):
+            (Path(tmp) / cls).mkdir(exist_ok=True)
+            (Path(tmp) / cls / f"f{k}{suffix}").write_bytes(data)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                images = read_images(tmp)
+        except GantoolsError as exc:
+            assert "\n" not in str(exc)
+            hypothesis.event("images: refused")
+            return
+        hypothesis.event("images: read")
+        assert images.images.dtype == torch.uint8 and images.images.ndim == 4
+        assert images.images.shape[1] in (1, 3) and images.images.shape[2] == images.images.shape[3] in RESOLUTIONS
+        assert len(images) + len(images.skipped) == len(files)

@@ -217,3 +217,19 @@ def test_a_folder_torchvision_downloaded_into_is_read_without_downloading(tmp_pa
     assert _source(tmp_path, download=True) == raw  # cached: no connection needed
     assert _source(tmp_path, download=False) == raw
     assert len(read_images(_source(tmp_path, False), limit_per_class=2)) == 20
+
+
+def test_sixteen_bit_and_float_images_are_scaled_not_clipped(tmp_path: Path):
+    """A 16-bit scan and a float image in [0, 1] read as the same grey ramp as its 8-bit copy (PIL's own
+    conversion clipped them: 99% white, all black)."""
+    ramp = np.linspace(0, 1, 28 * 28).reshape(28, 28)
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    Image.fromarray(np.round(ramp * 255).astype(np.uint8)).save(tmp_path / "a" / "eight.png")
+    Image.fromarray(np.round(ramp * 65535).astype("<u2")).save(tmp_path / "b" / "sixteen.png")
+    Image.fromarray(ramp.astype(np.float32)).save(tmp_path / "c" / "float.tif")
+    images = read_images(tmp_path)
+    assert images.classes == ["a", "b", "c"] and not images.skipped
+    eight = images.images[0].int()
+    for k in (1, 2):
+        assert (images.images[k].int() - eight).abs().max() <= 1

@@ -169,9 +169,24 @@ def _open(file: Path) -> np.ndarray:
 
     with Image.open(file) as img:
         img.load()  # truncated files fail here
-        if img.mode in ("L", "1", "I;16", "I", "F"):
+        if img.mode.startswith("I") or img.mode == "F":  # 16-bit, 32-bit integer or float grey: scaled, not clipped
+            return _grey_to_8bit(np.asarray(img, dtype=np.float64), img.mode)
+        if img.mode in ("L", "1"):
             return np.asarray(img.convert("L"))
         return np.asarray(img.convert("RGB"))
+
+
+def _grey_to_8bit(values: np.ndarray, mode: str) -> np.ndarray:
+    """Grey values of more than 8 bits as 0..255: 16-bit ones (``I;16``, or ``I`` holding values above 255) divided
+    by 257, floats in [0, 1] times 255, others clipped. (PIL's own conversion clips: a 16-bit scan came out 99%
+    white, a float image in [0, 1] black.)"""
+    finite = values[np.isfinite(values)]
+    top = float(finite.max()) if finite.size else 0.0
+    if mode.startswith("I;16") or (mode == "I" and top > 255):
+        values = values / 257.0
+    elif mode == "F" and finite.size and finite.min() >= 0 and top <= 1:
+        values = values * 255.0
+    return np.nan_to_num(values, nan=0.0, posinf=255.0, neginf=0.0).round().clip(0, 255).astype(np.uint8)
 
 
 def _is_gray(a: np.ndarray) -> bool:
