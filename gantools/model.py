@@ -34,7 +34,7 @@ from gantools.progress import training_progress
 from gantools.scoring import RawParts, Records, ScoreCalibration, raw_parts
 from gantools.scoring_space import ScoringSpace
 from gantools.training import Networks, resolve_device, train_networks
-from gantools.training.checkpoint import Checkpoint
+from gantools.training.checkpoint import Autosave, Checkpoint
 from gantools.training.stop import stoppable
 from gantools.training.trainer import build_networks, gaussian_moments
 
@@ -84,6 +84,7 @@ class TabularGAN:
         anomalies: pd.DataFrame | None = None,
         anomalies_source: str = "the anomalies",
         resume: Checkpoint | None = None,
+        autosave: Autosave | None = None,
     ) -> TabularGAN:
         """Infer the schema, hold out rows for calibration, train the networks, calibrate the scorer.
 
@@ -91,7 +92,8 @@ class TabularGAN:
         never trained on; they tune the weighting of the score's parts (see ``weights_source``).
         Ctrl+C or SIGTERM stops training at the next step: the model is completed from what was learned and
         ``checkpoint_`` holds the state to continue from; ``resume`` (a saved model's checkpoint, same data and
-        settings) continues an interrupted training where it stopped.
+        settings) continues an interrupted training where it stopped; ``autosave`` writes the GAN phase's
+        checkpoint now and then while it runs (for trainings killed where no signal handler runs).
         """
         if not isinstance(df, pd.DataFrame):
             raise GantoolsError("training data must be a table (pandas DataFrame)")
@@ -142,6 +144,7 @@ class TabularGAN:
                 validation=(X[hold_idx], y_t[hold_idx]),
                 members=members,
                 resume=resume,
+                autosave=autosave,
             )
             checkpoint = self.nets_.checkpoint
             self._members = self.nets_.members

@@ -18,7 +18,7 @@ from gantools.lift import AugmentationAdvice
 from gantools.model import TabularGAN, class_key
 from gantools.output import AtomicTableWriter, check_output_path, check_writable_folder, write_table
 from gantools.settings import DEFAULT_MODEL_DIR
-from gantools.training.checkpoint import read_checkpoint
+from gantools.training.checkpoint import Autosave, read_checkpoint
 from gantools.training.stop import stoppable
 
 if TYPE_CHECKING:
@@ -63,11 +63,14 @@ def train(
         anomalies_frame = anomalies
     elif anomalies is not None:
         anomalies_frame, anomalies_source = read_table(anomalies), f"'{anomalies}'"
+    autosave = Autosave(model_dir)
     with stoppable():  # a stop asked for after the training loops: the model is still completed and saved
         model = TabularGAN(config, column_kinds, verbose).fit(
-            frame, label, source=source, anomalies=anomalies_frame, anomalies_source=anomalies_source, resume=checkpoint
-        )
+            frame, label, source=source, anomalies=anomalies_frame, anomalies_source=anomalies_source,
+            resume=checkpoint, autosave=autosave,
+        )  # fmt: skip
         model.save(model_dir)
+    autosave.remove()
     return model
 
 

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 
+import numpy as np
 import pytest
 import torch
 from conftest import gantools_exe, run_cli
@@ -84,12 +85,27 @@ def test_resume_refuses_other_data_and_a_finished_model(tmp_path, banknote):
     assert result.returncode == 1 and "holds no checkpoint to resume" in " ".join(result.stderr.split())
 
 
-def test_image_training_interrupted_then_resumed_matches(tmp_path):
+IMAGE_CONFIG = dict(steps=12, encoder_steps=4, width=8, device="cpu", seed=1)
+
+
+@pytest.fixture(scope="module")
+def image_run() -> tuple[ImageSet, ImageGAN]:
+    """40 noise images of two classes and the tiny model trained on them without a stop."""
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (40, 1, 28, 28), dtype=torch.uint8, generator=generator)
     data = ImageSet(images, (torch.arange(40) % 2).numpy(), ["a", "b"], [f"i{k}" for k in range(40)])
-    config = dict(steps=12, encoder_steps=4, width=8, device="cpu", seed=1)
-    reference = ImageGAN(ImageConfig(**config)).fit(data)
+    return data, ImageGAN(ImageConfig(**IMAGE_CONFIG)).fit(data)
+
+
+def _assert_same_image_networks(reference: ImageGAN, resumed: ImageGAN) -> None:
+    for name in ("generator_ema_", "discriminator_", "encoder_"):
+        a, b = getattr(reference, name).state_dict(), getattr(resumed, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_image_training_interrupted_then_resumed_matches(tmp_path, image_run):
+    data, reference = image_run
+    config = IMAGE_CONFIG
 
     def stop_at_step_5(phase: str, step: int, total: int, metrics: dict) -> None:
         if phase == "gan" and step == 5:
@@ -102,9 +118,7 @@ def test_image_training_interrupted_then_resumed_matches(tmp_path):
     checkpoint = read_checkpoint(tmp_path / "m", "gantools-image")
     resumed = ImageGAN(ImageConfig(**config)).fit(data, resume=checkpoint)
     assert resumed.history_["gan_steps"] == 12 and resumed.checkpoint_ is None
-    for name in ("generator_ema_", "discriminator_", "encoder_"):
-        a, b = getattr(reference, name).state_dict(), getattr(resumed, name).state_dict()
-        assert all(torch.equal(a[k], b[k]) for k in a), name
+    _assert_same_image_networks(reference, resumed)
     with pytest.raises(GantoolsError, match="images or settings differ"):
         ImageGAN(ImageConfig(**{**config, "steps": 13})).fit(data, resume=checkpoint)
 
@@ -167,3 +181,66 @@ def test_a_stop_after_the_training_loops_still_saves_the_finished_model(tmp_path
     with pytest.raises(GantoolsError, match="holds no checkpoint"):
         read_checkpoint(tmp_path / "m")
     _assert_signals_as_before()
+
+
+def test_a_killed_training_resumes_from_its_autosave(tmp_path, banknote):
+    """SIGKILL (no handler runs: the out-of-memory killer, a power cut) during the GAN phase: no model, but the
+    autosave beside it; --resume continues from it to the same networks, bit for bit, and removes it."""
+    banknote.sample(600, random_state=1).to_csv(tmp_path / "notes.csv", index=False)
+    args = ["notes.csv", "--label", "class", "--epochs", "400", "--seed", "2"]
+    run_cli("train", *args, "--model", "reference", "--quiet", cwd=tmp_path, check=True)
+    env = {**os.environ, "GANTOOLS_AUTOSAVE_SECONDS": "0.5"}
+    proc = subprocess.Popen([*gantools_exe(), "train", *args, "--model", "m", "--quiet"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    autosave = tmp_path / "m.autosave" / "config.json"
+    deadline = time.monotonic() + 600
+    while not autosave.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(random.Random(0).uniform(0.0, 1.0))  # some steps and autosaves later
+    proc.kill()
+    assert proc.wait(timeout=60) == -signal.SIGKILL, "the training ended before it could be killed"
+    assert not (tmp_path / "m").exists()
+    step = json.loads(autosave.read_text())["checkpoint"]["step"]
+    reference = json.loads((tmp_path / "reference" / "config.json").read_text())
+    assert 0 <= step < reference["history"]["gan_steps"]
+    fresh = run_cli("train", *args, "--model", "m", "--quiet", "--epochs", "401", "--resume", cwd=tmp_path)
+    assert fresh.returncode == 1 and "the data or settings differ" in " ".join(fresh.stderr.split())
+    run_cli("train", *args, "--model", "m", "--resume", "--quiet", cwd=tmp_path, check=True)
+    assert not (tmp_path / "m.autosave").exists()
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["validation"] == reference["validation"]
+    assert (tmp_path / "m" / "weights.safetensors").read_bytes() == (
+        tmp_path / "reference" / "weights.safetensors"
+    ).read_bytes()
+
+
+def test_image_training_resumes_from_an_autosave(tmp_path, image_run):
+    from gantools.training.checkpoint import Autosave
+
+    (data, reference), config = image_run, IMAGE_CONFIG
+    autosave = Autosave(tmp_path / "m", "gantools-image")
+    autosave.every = 0.0  # every step: the last one written holds 11 steps of 12
+    ImageGAN(ImageConfig(**config)).fit(data, autosave=autosave)
+    checkpoint = read_checkpoint(tmp_path / "m", "gantools-image")
+    assert checkpoint.step == 11 and not checkpoint.finished
+    _assert_same_image_networks(reference, ImageGAN(ImageConfig(**config)).fit(data, resume=checkpoint))
+
+
+def test_one_class_stacked_training_resumes_from_an_autosave(tmp_path, banknote):
+    """One class: three generators trained side by side (stacked); the autosave holds them all."""
+    from gantools.config import TrainConfig
+    from gantools.model import TabularGAN
+    from gantools.training.checkpoint import Autosave
+
+    rows = banknote[banknote["class"] == 0].drop(columns="class").head(200)
+    reference = TabularGAN(TrainConfig(epochs=2, seed=3)).fit(rows)
+    autosave = Autosave(tmp_path / "m")
+    autosave.every = 0.0
+    TabularGAN(TrainConfig(epochs=2, seed=3)).fit(rows, autosave=autosave)
+    checkpoint = read_checkpoint(tmp_path / "m")
+    assert checkpoint.step == reference.history_["gan_steps"] - 1 and not checkpoint.finished
+    resumed = TabularGAN(TrainConfig(epochs=2, seed=3)).fit(rows, resume=checkpoint)
+    assert resumed.history_["density_generators_trained"] == 3
+    generators = [(m.nets_.generator_ema, *m._members) for m in (reference, resumed)]
+    for a, b in zip(*generators):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    np.testing.assert_array_equal(reference.score(rows)["score"], resumed.score(rows)["score"])

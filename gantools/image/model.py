@@ -30,7 +30,7 @@ from gantools.image.io import RESOLUTIONS, ImageSet
 from gantools.image.networks import ImageDiscriminator, ImageEncoder, ImageGenerator, diff_augment
 from gantools.progress import training_progress
 from gantools.scoring import RawParts, ScoreCalibration
-from gantools.training.checkpoint import Checkpoint, fingerprint, rng_states, set_rng_states
+from gantools.training.checkpoint import Autosave, Checkpoint, fingerprint, rng_states, set_rng_states
 from gantools.training.device import resolve_device
 from gantools.training.stop import check_stop, stoppable
 from gantools.training.trainer import ClassBalancedSampler
@@ -133,12 +133,14 @@ class ImageGAN:
         progress: ProgressFn | None = None,
         resume: Checkpoint | None = None,
         source: str = "the images",
+        autosave: Autosave | None = None,
     ) -> ImageGAN:
         """Train G, D, E on ``data`` (minus a held-out share per class) and calibrate the score.
 
         Ctrl+C or SIGTERM stops training at the next step (the model is completed from what was learned;
         ``checkpoint_`` holds the state to continue from); ``resume``: a saved model's checkpoint (same images and
-        settings) to continue from where it stopped. ``source`` names the images in errors."""
+        settings) to continue from where it stopped. ``source`` names the images in errors; ``autosave`` writes the
+        GAN phase's checkpoint now and then while it runs."""
         config = self.config
         config.validate()
         counts = np.bincount(data.labels[data.labels >= 0], minlength=len(data.classes))
@@ -164,7 +166,7 @@ class ImageGAN:
         self._interrupted = False
         with training_progress(self.verbose and progress is None) as bars, stoppable():
             progress = progress or bars
-            history, checkpoint = self._train_gan(images[train_idx], labels[train_idx], progress, resume)
+            history, checkpoint = self._train_gan(images[train_idx], labels[train_idx], progress, resume, autosave)
             history.update(self._train_encoder(images[train_idx], labels[train_idx], progress))
         self.checkpoint_ = checkpoint if self._interrupted else None
         history["interrupted"] = self._interrupted
@@ -187,7 +189,12 @@ class ImageGAN:
         self.encoder_ = ImageEncoder(c.latent_dim, *args).to(self.device_)
 
     def _train_gan(
-        self, images: torch.Tensor, labels: torch.Tensor, progress: ProgressFn | None, resume: Checkpoint | None
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        progress: ProgressFn | None,
+        resume: Checkpoint | None,
+        autosave: Autosave | None = None,
     ) -> tuple[dict, Checkpoint]:
         c = self.config
         g, d, g_ema = self.generator_, self.discriminator_, self.generator_ema_
@@ -222,6 +229,8 @@ class ImageGAN:
         try:
             for step in range(first, last + 1):
                 check_stop()
+                if autosave is not None and autosave.due():  # the state between two steps, as a stop captures it
+                    autosave.save(_capture(step - 1, False, key, nets, {"opt_g": opt_g, "opt_d": opt_d}, rng))
                 rows, classes = sampler(batch)
                 real = to_unit(images[rows])
                 z = torch.randn(batch, c.latent_dim, device=self.device_, generator=rng)

@@ -20,7 +20,7 @@ from gantools.image.model import ImageConfig, ImageGAN, batch_of
 from gantools.image.output import write_heatmaps, write_image_folder
 from gantools.output import AtomicTableWriter, check_output_path, check_writable_folder
 from gantools.settings import DEFAULT_MODEL_DIR
-from gantools.training.checkpoint import read_checkpoint
+from gantools.training.checkpoint import Autosave, read_checkpoint
 from gantools.training.stop import stoppable
 
 MNIST_FOLDER = "MNIST/raw"  # where torchvision's download puts the IDX files
@@ -80,9 +80,11 @@ def train_images(
             raise UsageError(f"--epochs must be a number above 0 (got {epochs!r})")
         n_train = len(images) * (1 - config.holdout_fraction)
         config.steps = max(1, round(epochs * n_train / batch_of(config, round(n_train))))
+    autosave = Autosave(model_dir, IMAGE_FORMAT)
     with stoppable():  # a stop asked for after the training loops: the model is still completed and saved
-        model = ImageGAN(config, verbose).fit(images, resume=checkpoint, source=f"'{source}'")
+        model = ImageGAN(config, verbose).fit(images, resume=checkpoint, source=f"'{source}'", autosave=autosave)
         model.save(model_dir)
+    autosave.remove()
     return model
 
 

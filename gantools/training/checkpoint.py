@@ -11,6 +11,9 @@ file (tensors under ``checkpoint.``) and config.json (``checkpoint``), so the ma
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gantools.bundle import FORMAT, model_format, read_bundle
+from gantools.bundle import FORMAT, model_format, read_bundle, write_bundle
 from gantools.errors import GantoolsError
 from gantools.fields import matches
 
@@ -88,8 +91,48 @@ def set_rng_states(generator: torch.Generator, tensors: dict[str, torch.Tensor])
 
 
 def read_checkpoint(model_dir: str | Path, fmt: str = FORMAT) -> Checkpoint:
-    """The checkpoint of the interrupted training whose model is in ``model_dir`` (one line when none)."""
+    """The checkpoint of the interrupted training whose model is (or was to be) in ``model_dir``: its autosave
+    when there is one (a training killed outside Python's reach: SIGKILL, out of memory, power), else the
+    model's own (one line when none)."""
+    autosave = autosave_path(model_dir)
+    if model_format(autosave) is not None:
+        config, _, tensors = read_bundle(autosave, fmt + AUTOSAVE_SUFFIX)
+        return Checkpoint.from_bundle(config.get("checkpoint"), tensors, f"autosave '{autosave}'")
     if model_format(model_dir) is None:
         raise GantoolsError(f"--resume: no interrupted training in '{model_dir}' to continue; train without --resume")
     config, _, tensors = read_bundle(model_dir, fmt)
     return Checkpoint.from_bundle(config.get("checkpoint"), tensors, f"model in '{model_dir}'")
+
+
+# ------------------------------------------------------------------------------------------------ autosave
+AUTOSAVE_SUFFIX = "-autosave"  # its folder: the model folder's name + ".autosave"; its format: the model's + this
+AUTOSAVE_SECONDS = 60.0  # at most one autosave a minute: a fit shorter than that writes none
+
+
+def autosave_path(model_dir: str | Path) -> Path:
+    folder = Path(model_dir)
+    return folder.with_name(folder.name + ".autosave")
+
+
+class Autosave:
+    """Writes the GAN phase's checkpoint beside the model folder (``<model>.autosave/``) every
+    ``AUTOSAVE_SECONDS`` (``GANTOOLS_AUTOSAVE_SECONDS`` overrides it), so that a training killed where no signal
+    handler runs (SIGKILL, the out-of-memory killer, a power cut) can still be resumed (``train --resume``).
+    Written atomically, as a model folder is (checksummed manifest); removed once the model is saved."""
+
+    def __init__(self, model_dir: str | Path, fmt: str = FORMAT) -> None:
+        self.path, self.fmt = autosave_path(model_dir), fmt + AUTOSAVE_SUFFIX
+        self.every = float(os.environ.get("GANTOOLS_AUTOSAVE_SECONDS", AUTOSAVE_SECONDS))
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.every
+
+    def save(self, checkpoint: Checkpoint) -> None:
+        config, tensors = checkpoint.to_bundle()
+        write_bundle(self.path, {"checkpoint": config}, {}, tensors, self.fmt)
+        self.last = time.monotonic()
+
+    def remove(self) -> None:
+        """The model is saved (finished, or with its own checkpoint): the autosave says nothing more."""
+        shutil.rmtree(self.path, ignore_errors=True)

@@ -25,7 +25,7 @@ from gantools.config import TrainConfig
 from gantools.errors import GantoolsError
 from gantools.models import Discriminator, Encoder, Generator, activate_output
 from gantools.training.adam import Adam
-from gantools.training.checkpoint import Checkpoint, fingerprint, rng_states, set_rng_states
+from gantools.training.checkpoint import Autosave, Checkpoint, fingerprint, rng_states, set_rng_states
 from gantools.training.snapshots import SnapshotSelector
 from gantools.training.stacked import LEAK, StackedGAN
 from gantools.training.stop import check_stop
@@ -95,6 +95,7 @@ def train_networks(
     encoder: bool = True,
     members: int = 1,
     resume: Checkpoint | None = None,
+    autosave: Autosave | None = None,
 ) -> Networks:
     """Train G, D (and the EMA of G), then E, on the preprocessed rows ``X`` with class indices ``y``.
 
@@ -106,13 +107,16 @@ def train_networks(
     back as ``Networks.members``. With early stopping each member trains and stops on its own.
     ``resume``: a checkpoint of an interrupted run on the same rows and settings (``Networks.checkpoint``):
     the GAN phase continues from it (or, when it had ended, is not run again), exactly where it stopped.
+    ``autosave``: where the GAN phase's checkpoint is written now and then while it runs (``Autosave``).
     """
     config = config.resolve_sizes(n_classes, len(X), X.shape[1])
     if gan_steps is None:
         gan_steps = config.resolved_epochs(len(X)) * config.steps_per_epoch(len(X))
     early = validation is not None and len(validation[0]) > 0 and config.use_early_stopping(n_classes)
     if early and members > 1:  # each member stops at its own step: trained one after another
-        nets = train_networks(X, y, n_classes, cat_slices, config, progress, validation, gan_steps, encoder, 1, resume)
+        nets = train_networks(
+            X, y, n_classes, cat_slices, config, progress, validation, gan_steps, encoder, 1, resume, autosave
+        )
         for k in range(1, members):
             if nets.interrupted:
                 break
@@ -153,6 +157,9 @@ def train_networks(
     run = _GanRun(stacked, X, sampler, batch, n_classes, cat_slices, config, rng)
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "device"}
     key = fingerprint(X, y, *(validation or ()), settings, gan_steps, members)
+    if autosave is not None:
+        run.autosave = lambda step: autosave.save(run.capture(step, False, selector, key))
+        run.autosave_due = autosave.due
     if resume is None:
         step = run.train(gan_steps, progress, selector, nets)
     elif resume.fingerprint != key:
@@ -218,6 +225,8 @@ class _GanRun:
         self.interrupted = False
         self.seconds = 0.0
         self.losses = (0.0, 0.0)
+        self.autosave: Callable[[int], None] | None = None  # writes the state after that many steps (train_networks)
+        self.autosave_due: Callable[[], bool] = lambda: False
 
     def step(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One step of D then G for every member; returns the summed losses (D, G)."""
@@ -275,6 +284,8 @@ class _GanRun:
         try:
             for step in range(start + 1, gan_steps + 1):
                 check_stop()
+                if self.autosave is not None and self.autosave_due():
+                    self.autosave(step - 1)  # the state between two steps, as a stop would capture it
                 loss_d, loss_g = self.step(step)
                 if progress and (step % tick == 0 or step in (1, gan_steps)):
                     progress("gan", step, gan_steps, {"loss_d": loss_d.item() / k, "loss_g": loss_g.item() / k})
