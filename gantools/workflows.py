@@ -54,6 +54,7 @@ def train(
     """
     check_writable_folder(model_dir, "--model")
     checkpoint = read_checkpoint(model_dir) if resume else None
+    autosave = Autosave(model_dir)  # its setting checked before the data are read
     if isinstance(data, pd.DataFrame):
         frame, source = data, "the DataFrame"
     else:
@@ -63,7 +64,6 @@ def train(
         anomalies_frame = anomalies
     elif anomalies is not None:
         anomalies_frame, anomalies_source = read_table(anomalies), f"'{anomalies}'"
-    autosave = Autosave(model_dir)
     with stoppable():  # a stop asked for after the training loops: the model is still completed and saved
         model = TabularGAN(config, column_kinds, verbose).fit(
             frame, label, source=source, anomalies=anomalies_frame, anomalies_source=anomalies_source,

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,31 +214,90 @@ def test_a_killed_training_resumes_from_its_autosave(tmp_path, banknote):
     ).read_bytes()
 
 
-def test_image_training_resumes_from_an_autosave(tmp_path, image_run):
+def _autosave_killed_after(folder: Path, fmt: str, steps: int):
+    """An autosave writing at every step, as if the process were killed once ``steps`` steps were saved."""
     from gantools.training.checkpoint import Autosave
 
+    autosave = Autosave(folder, fmt)
+    autosave.every, write = 0.0, autosave.save
+    autosave.save = lambda checkpoint: write(checkpoint) if checkpoint.step <= steps else None
+    return autosave
+
+
+def test_image_training_resumes_from_an_autosave(tmp_path, image_run):
     (data, reference), config = image_run, IMAGE_CONFIG
-    autosave = Autosave(tmp_path / "m", "gantools-image")
-    autosave.every = 0.0  # every step: the last one written holds 11 steps of 12
-    ImageGAN(ImageConfig(**config)).fit(data, autosave=autosave)
+    ImageGAN(ImageConfig(**config)).fit(data, autosave=_autosave_killed_after(tmp_path / "m", "gantools-image", 7))
     checkpoint = read_checkpoint(tmp_path / "m", "gantools-image")
-    assert checkpoint.step == 11 and not checkpoint.finished
+    assert checkpoint.step == 7 and not checkpoint.finished and "autosave" in checkpoint.where
     _assert_same_image_networks(reference, ImageGAN(ImageConfig(**config)).fit(data, resume=checkpoint))
+    # a GAN phase that ended is autosaved as finished: a kill in the encoder's phase does not redo it
+    ImageGAN(ImageConfig(**config)).fit(data, autosave=_autosave_killed_after(tmp_path / "e", "gantools-image", 99))
+    finished = read_checkpoint(tmp_path / "e", "gantools-image")
+    assert finished.step == 12 and finished.finished
+    _assert_same_image_networks(reference, ImageGAN(ImageConfig(**config)).fit(data, resume=finished))
+
+
+def test_the_newer_checkpoint_is_resumed_and_a_foreign_autosave_is_named(tmp_path, image_run):
+    """A model stopped by a signal after an older run's autosave was left: the model's own checkpoint (newer)
+    is resumed; an autosave newer than it, of other images, is refused with a line naming it."""
+    (data, reference), config = image_run, IMAGE_CONFIG
+    other = ImageSet(255 - data.images, data.labels, data.classes, data.sources)
+    ImageGAN(ImageConfig(**config)).fit(other, autosave=_autosave_killed_after(tmp_path / "m", "gantools-image", 4))
+
+    def stop_at_step_5(phase: str, step: int, total: int, metrics: dict) -> None:
+        if phase == "gan" and step == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    ImageGAN(ImageConfig(**config)).fit(data, progress=stop_at_step_5).save(tmp_path / "m")
+    checkpoint = read_checkpoint(tmp_path / "m", "gantools-image")
+    assert checkpoint.step == 5 and checkpoint.where == f"model in '{tmp_path / 'm'}'"
+    _assert_same_image_networks(reference, ImageGAN(ImageConfig(**config)).fit(data, resume=checkpoint))
+    ImageGAN(ImageConfig(**config)).fit(other, autosave=_autosave_killed_after(tmp_path / "m", "gantools-image", 4))
+    with pytest.raises(GantoolsError, match=r"images or settings differ .*\(autosave '.*m\.autosave'\)"):
+        ImageGAN(ImageConfig(**config)).fit(data, resume=read_checkpoint(tmp_path / "m", "gantools-image"))
+
+
+def test_autosave_never_touches_a_foreign_folder_nor_stops_training(tmp_path, image_run, monkeypatch):
+    from gantools.errors import UsageError
+    from gantools.training import checkpoint as checkpoints
+
+    data, config = image_run[0], IMAGE_CONFIG
+    (tmp_path / "m.autosave").mkdir()
+    (tmp_path / "m.autosave" / "mine.txt").write_text("a user's file")
+    autosave = checkpoints.Autosave(tmp_path / "m", "gantools-image")
+    autosave.every = 0.0
+    ImageGAN(ImageConfig(**config)).fit(data, autosave=autosave)
+    autosave.remove()
+    assert [p.name for p in (tmp_path / "m.autosave").iterdir()] == ["mine.txt"] and not autosave.written
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoints, "write_bundle", full_disk)
+    autosave = checkpoints.Autosave(tmp_path / "n", "gantools-image")
+    autosave.every = 0.0
+    with pytest.warns(UserWarning, match=r"could not write the autosave .*No space left on device\); training goes on"):
+        model = ImageGAN(ImageConfig(**config)).fit(data, autosave=autosave)
+    assert model.history_["gan_steps"] == 12
+    monkeypatch.setenv("GANTOOLS_AUTOSAVE_SECONDS", "soon")
+    with pytest.raises(UsageError, match="GANTOOLS_AUTOSAVE_SECONDS is 'soon'; give a number of seconds above 0"):
+        checkpoints.Autosave(tmp_path / "m")
 
 
 def test_one_class_stacked_training_resumes_from_an_autosave(tmp_path, banknote):
     """One class: three generators trained side by side (stacked); the autosave holds them all."""
+    from gantools.bundle import FORMAT
     from gantools.config import TrainConfig
     from gantools.model import TabularGAN
-    from gantools.training.checkpoint import Autosave
 
     rows = banknote[banknote["class"] == 0].drop(columns="class").head(200)
     reference = TabularGAN(TrainConfig(epochs=2, seed=3)).fit(rows)
-    autosave = Autosave(tmp_path / "m")
-    autosave.every = 0.0
-    TabularGAN(TrainConfig(epochs=2, seed=3)).fit(rows, autosave=autosave)
+    killed_at = reference.history_["gan_steps"] // 2
+    TabularGAN(TrainConfig(epochs=2, seed=3)).fit(
+        rows, autosave=_autosave_killed_after(tmp_path / "m", FORMAT, killed_at)
+    )
     checkpoint = read_checkpoint(tmp_path / "m")
-    assert checkpoint.step == reference.history_["gan_steps"] - 1 and not checkpoint.finished
+    assert checkpoint.step == killed_at and not checkpoint.finished
     resumed = TabularGAN(TrainConfig(epochs=2, seed=3)).fit(rows, resume=checkpoint)
     assert resumed.history_["density_generators_trained"] == 3
     generators = [(m.nets_.generator_ema, *m._members) for m in (reference, resumed)]

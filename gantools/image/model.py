@@ -217,8 +217,8 @@ class ImageGAN:
         if resume is not None:
             if resume.fingerprint != key:
                 raise GantoolsError(
-                    "the images or settings differ from those of the interrupted training; --resume needs the same "
-                    "images and options (or train without --resume)"
+                    f"the images or settings differ from those of the interrupted training ({resume.where}); "
+                    "--resume needs the same images and options (or train without --resume)"
                 )
             _restore(resume, nets, {"opt_g": opt_g, "opt_d": opt_d}, rng)
             first, last = resume.step + 1, (resume.step if resume.finished else steps)
@@ -276,6 +276,8 @@ class ImageGAN:
             self._interrupted = True
         g_ema.eval()
         checkpoint = _capture(step, not self._interrupted, key, nets, {"opt_g": opt_g, "opt_d": opt_d}, rng)
+        if autosave is not None and autosave.written and not self._interrupted:  # a long GAN phase ended
+            autosave.save(checkpoint)  # not redone if what comes after it (the encoder, calibration) is killed
         history = {
             "gan_steps": step,
             "gan_seconds": time.perf_counter() - started,

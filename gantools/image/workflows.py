@@ -73,6 +73,7 @@ def train_images(
     config.validate()
     check_writable_folder(model_dir, "--model")
     checkpoint = read_checkpoint(model_dir, IMAGE_FORMAT) if resume else None
+    autosave = Autosave(model_dir, IMAGE_FORMAT)  # its setting checked before the images are read
     source = _source(data, download)
     images = read_images(source)
     if epochs is not None:
@@ -80,7 +81,6 @@ def train_images(
             raise UsageError(f"--epochs must be a number above 0 (got {epochs!r})")
         n_train = len(images) * (1 - config.holdout_fraction)
         config.steps = max(1, round(epochs * n_train / batch_of(config, round(n_train))))
-    autosave = Autosave(model_dir, IMAGE_FORMAT)
     with stoppable():  # a stop asked for after the training loops: the model is still completed and saved
         model = ImageGAN(config, verbose).fit(images, resume=checkpoint, source=f"'{source}'", autosave=autosave)
         model.save(model_dir)

@@ -11,9 +11,11 @@ file (tensors under ``checkpoint.``) and config.json (``checkpoint``), so the ma
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 
 from gantools.bundle import FORMAT, model_format, read_bundle, write_bundle
-from gantools.errors import GantoolsError
+from gantools.errors import GantoolsError, UsageError
 from gantools.fields import matches
 
 PREFIX = "checkpoint."
@@ -39,6 +41,7 @@ class Checkpoint:
     fingerprint: str
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    where: str = "the checkpoint"  # the folder it was read from, for messages (not saved)
 
     def to_bundle(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """(config.json entry, weights-file tensors) for the model folder."""
@@ -57,7 +60,7 @@ class Checkpoint:
         if not isinstance(config, dict) or any(k not in config or not matches(config[k], t) for k, t in shape.items()):
             raise GantoolsError(f"{where}: its checkpoint entry in config.json is damaged; train without --resume")
         own = {k[len(PREFIX) :]: v for k, v in tensors.items() if k.startswith(PREFIX)}
-        return cls(config["step"], config["finished"], config["fingerprint"], own, config["meta"])
+        return cls(config["step"], config["finished"], config["fingerprint"], own, config["meta"], where)
 
 
 def fingerprint(*parts: Any) -> str:
@@ -91,17 +94,22 @@ def set_rng_states(generator: torch.Generator, tensors: dict[str, torch.Tensor])
 
 
 def read_checkpoint(model_dir: str | Path, fmt: str = FORMAT) -> Checkpoint:
-    """The checkpoint of the interrupted training whose model is (or was to be) in ``model_dir``: its autosave
-    when there is one (a training killed outside Python's reach: SIGKILL, out of memory, power), else the
-    model's own (one line when none)."""
+    """The checkpoint of the interrupted training whose model is (or was to be) in ``model_dir``: the more
+    recently written of the model's own (a stop by a signal) and its autosave (a training killed outside
+    Python's reach: SIGKILL, out of memory, power); one line when there is none."""
+    candidates = []
     autosave = autosave_path(model_dir)
-    if model_format(autosave) is not None:
-        config, _, tensors = read_bundle(autosave, fmt + AUTOSAVE_SUFFIX)
-        return Checkpoint.from_bundle(config.get("checkpoint"), tensors, f"autosave '{autosave}'")
-    if model_format(model_dir) is None:
+    if model_format(autosave) == fmt + AUTOSAVE_SUFFIX:  # another kind's autosave (image vs table) is not ours
+        candidates.append((autosave, fmt + AUTOSAVE_SUFFIX, f"autosave '{autosave}'"))
+    if model_format(model_dir) is not None:
+        config, _, _ = read_bundle(model_dir, fmt)  # checked whole; a model without a checkpoint is no candidate
+        if config.get("checkpoint") is not None or not candidates:
+            candidates.append((Path(model_dir), fmt, f"model in '{model_dir}'"))
+    if not candidates:
         raise GantoolsError(f"--resume: no interrupted training in '{model_dir}' to continue; train without --resume")
-    config, _, tensors = read_bundle(model_dir, fmt)
-    return Checkpoint.from_bundle(config.get("checkpoint"), tensors, f"model in '{model_dir}'")
+    folder, kind, where = max(candidates, key=lambda c: (c[0] / "manifest.json").stat().st_mtime_ns)
+    config, _, tensors = read_bundle(folder, kind)
+    return Checkpoint.from_bundle(config.get("checkpoint"), tensors, where)
 
 
 # ------------------------------------------------------------------------------------------------ autosave
@@ -110,29 +118,59 @@ AUTOSAVE_SECONDS = 60.0  # at most one autosave a minute: a fit shorter than tha
 
 
 def autosave_path(model_dir: str | Path) -> Path:
-    folder = Path(model_dir)
+    folder = Path(model_dir).absolute()  # "." has no name to add to
     return folder.with_name(folder.name + ".autosave")
+
+
+def autosave_interval() -> float:
+    """Seconds between autosaves: ``AUTOSAVE_SECONDS``, or ``GANTOOLS_AUTOSAVE_SECONDS`` (a number above 0)."""
+    text = os.environ.get("GANTOOLS_AUTOSAVE_SECONDS")
+    if text is None:
+        return AUTOSAVE_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise UsageError(f"GANTOOLS_AUTOSAVE_SECONDS is {text!r}; give a number of seconds above 0, or unset it")
+    return seconds
 
 
 class Autosave:
     """Writes the GAN phase's checkpoint beside the model folder (``<model>.autosave/``) every
-    ``AUTOSAVE_SECONDS`` (``GANTOOLS_AUTOSAVE_SECONDS`` overrides it), so that a training killed where no signal
-    handler runs (SIGKILL, the out-of-memory killer, a power cut) can still be resumed (``train --resume``).
-    Written atomically, as a model folder is (checksummed manifest); removed once the model is saved."""
+    ``autosave_interval()`` seconds, so that a training killed where no signal handler runs (SIGKILL, the
+    out-of-memory killer, a power cut) can still be resumed (``train --resume``). Written atomically, as a model
+    folder is (checksummed manifest); removed once the model is saved. A folder of that name that is not an
+    autosave is never touched, and an autosave that cannot be written (a full disk) stops the autosaving with a
+    warning, not the training."""
 
     def __init__(self, model_dir: str | Path, fmt: str = FORMAT) -> None:
         self.path, self.fmt = autosave_path(model_dir), fmt + AUTOSAVE_SUFFIX
-        self.every = float(os.environ.get("GANTOOLS_AUTOSAVE_SECONDS", AUTOSAVE_SECONDS))
-        self.last = time.monotonic()
+        self.every = autosave_interval()
+        self.last: float | None = None  # the clock starts at the first step asked about, not at construction
+        self.written = False
+        self.off = self.path.exists() and model_format(self.path) != self.fmt  # someone else's folder
 
     def due(self) -> bool:
-        return time.monotonic() - self.last >= self.every
+        if self.last is None:
+            self.last = time.monotonic()
+        return not self.off and time.monotonic() - self.last >= self.every
 
     def save(self, checkpoint: Checkpoint) -> None:
+        if self.off:
+            return
         config, tensors = checkpoint.to_bundle()
-        write_bundle(self.path, {"checkpoint": config}, {}, tensors, self.fmt)
+        try:
+            write_bundle(self.path, {"checkpoint": config}, {}, tensors, self.fmt)
+        except (OSError, GantoolsError) as exc:
+            self.off = True
+            warnings.warn(f"could not write the autosave '{self.path}' ({exc}); training goes on without it",
+                          stacklevel=2)  # fmt: skip
+            return
+        self.written = True
         self.last = time.monotonic()
 
     def remove(self) -> None:
         """The model is saved (finished, or with its own checkpoint): the autosave says nothing more."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        if model_format(self.path) == self.fmt:
+            shutil.rmtree(self.path, ignore_errors=True)

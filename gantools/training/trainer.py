@@ -164,13 +164,15 @@ def train_networks(
         step = run.train(gan_steps, progress, selector, nets)
     elif resume.fingerprint != key:
         raise GantoolsError(
-            "the data or settings differ from those of the interrupted training; --resume needs the same data, "
-            "label and options (or train without --resume)"
+            f"the data or settings differ from those of the interrupted training ({resume.where}); --resume "
+            "needs the same data, label and options (or train without --resume)"
         )
     else:
         run.restore(resume, selector)
         step = resume.step if resume.finished else run.train(gan_steps, progress, selector, nets, resume.step)
     nets.checkpoint = run.capture(step, not run.interrupted, selector, key)
+    if autosave is not None and autosave.written and not run.interrupted:  # a long GAN phase ended: not redone
+        autosave.save(nets.checkpoint)  # if what comes after it (the encoder, calibration) is killed
     for k, member in enumerate(ensemble):
         stacked.export(k, member.generator, member.generator_ema, member.discriminator)
     nets.interrupted = run.interrupted
