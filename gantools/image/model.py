@@ -213,6 +213,7 @@ class ImageGAN:
         settings = {k: v for k, v in asdict(c).items() if k != "device"}
         key = fingerprint(images, labels, settings, steps)
         nets = {"generator": g, "generator_ema": g_ema, "discriminator": d}
+        optimisers = {"opt_g": opt_g, "opt_d": opt_d}
         first, last = 1, steps
         if resume is not None:
             if resume.fingerprint != key:
@@ -220,7 +221,7 @@ class ImageGAN:
                     f"the images or settings differ from those of the interrupted training ({resume.where}); "
                     "--resume needs the same images and options (or train without --resume)"
                 )
-            _restore(resume, nets, {"opt_g": opt_g, "opt_d": opt_d}, rng)
+            _restore(resume, nets, optimisers, rng)
             first, last = resume.step + 1, (resume.step if resume.finished else steps)
             for opt in (opt_d, opt_g):  # the rate the linear decay had reached
                 for group in opt.param_groups:
@@ -229,8 +230,8 @@ class ImageGAN:
         try:
             for step in range(first, last + 1):
                 check_stop()
-                if autosave is not None and autosave.due():  # the state between two steps, as a stop captures it
-                    autosave.save(_capture(step - 1, False, key, nets, {"opt_g": opt_g, "opt_d": opt_d}, rng))
+                if autosave is not None:  # the state between two steps, as a stop captures it
+                    autosave.maybe(lambda step=step: _capture(step - 1, False, key, nets, optimisers, rng))
                 rows, classes = sampler(batch)
                 real = to_unit(images[rows])
                 z = torch.randn(batch, c.latent_dim, device=self.device_, generator=rng)
@@ -275,7 +276,7 @@ class ImageGAN:
             step -= 1
             self._interrupted = True
         g_ema.eval()
-        checkpoint = _capture(step, not self._interrupted, key, nets, {"opt_g": opt_g, "opt_d": opt_d}, rng)
+        checkpoint = _capture(step, not self._interrupted, key, nets, optimisers, rng)
         if autosave is not None and autosave.written and not self._interrupted:  # a long GAN phase ended
             autosave.save(checkpoint)  # not redone if what comes after it (the encoder, calibration) is killed
         history = {

@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,18 +98,19 @@ def read_checkpoint(model_dir: str | Path, fmt: str = FORMAT) -> Checkpoint:
     """The checkpoint of the interrupted training whose model is (or was to be) in ``model_dir``: the more
     recently written of the model's own (a stop by a signal) and its autosave (a training killed outside
     Python's reach: SIGKILL, out of memory, power); one line when there is none."""
-    candidates = []
+    candidates = []  # (when written, config, tensors, where), each folder read (and checked) once
     autosave = autosave_path(model_dir)
-    if model_format(autosave) == fmt + AUTOSAVE_SUFFIX:  # another kind's autosave (image vs table) is not ours
-        candidates.append((autosave, fmt + AUTOSAVE_SUFFIX, f"autosave '{autosave}'"))
-    if model_format(model_dir) is not None:
-        config, _, _ = read_bundle(model_dir, fmt)  # checked whole; a model without a checkpoint is no candidate
-        if config.get("checkpoint") is not None or not candidates:
-            candidates.append((Path(model_dir), fmt, f"model in '{model_dir}'"))
+    for folder, kind, where in ((autosave, fmt + AUTOSAVE_SUFFIX, f"autosave '{autosave}'"),
+                                (Path(model_dir), fmt, f"model in '{model_dir}'")):  # fmt: skip
+        found = model_format(folder)
+        if found is None or (folder == autosave and found != kind):  # another kind's autosave is not ours
+            continue
+        config, _, tensors = read_bundle(folder, kind)
+        if config.get("checkpoint") is not None or not candidates:  # a finished model: only to say so
+            candidates.append(((folder / "manifest.json").stat().st_mtime_ns, config, tensors, where))
     if not candidates:
         raise GantoolsError(f"--resume: no interrupted training in '{model_dir}' to continue; train without --resume")
-    folder, kind, where = max(candidates, key=lambda c: (c[0] / "manifest.json").stat().st_mtime_ns)
-    config, _, tensors = read_bundle(folder, kind)
+    _, config, tensors, where = max(candidates, key=lambda c: c[0])  # the newer of two checkpoints
     return Checkpoint.from_bundle(config.get("checkpoint"), tensors, where)
 
 
@@ -155,6 +157,11 @@ class Autosave:
         if self.last is None:
             self.last = time.monotonic()
         return not self.off and time.monotonic() - self.last >= self.every
+
+    def maybe(self, capture: Callable[[], Checkpoint]) -> None:
+        """Write ``capture()`` when an autosave is due (called between two training steps)."""
+        if self.due():
+            self.save(capture())
 
     def save(self, checkpoint: Checkpoint) -> None:
         if self.off:

@@ -158,8 +158,7 @@ def train_networks(
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "device"}
     key = fingerprint(X, y, *(validation or ()), settings, gan_steps, members)
     if autosave is not None:
-        run.autosave = lambda step: autosave.save(run.capture(step, False, selector, key))
-        run.autosave_due = autosave.due
+        run.autosave = lambda step: autosave.maybe(lambda: run.capture(step, False, selector, key))
     if resume is None:
         step = run.train(gan_steps, progress, selector, nets)
     elif resume.fingerprint != key:
@@ -227,8 +226,8 @@ class _GanRun:
         self.interrupted = False
         self.seconds = 0.0
         self.losses = (0.0, 0.0)
-        self.autosave: Callable[[int], None] | None = None  # writes the state after that many steps (train_networks)
-        self.autosave_due: Callable[[], bool] = lambda: False
+        # the state after that many steps, to the autosave when one is due (set by train_networks)
+        self.autosave: Callable[[int], None] | None = None
 
     def step(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One step of D then G for every member; returns the summed losses (D, G)."""
@@ -286,7 +285,7 @@ class _GanRun:
         try:
             for step in range(start + 1, gan_steps + 1):
                 check_stop()
-                if self.autosave is not None and self.autosave_due():
+                if self.autosave is not None:
                     self.autosave(step - 1)  # the state between two steps, as a stop would capture it
                 loss_d, loss_g = self.step(step)
                 if progress and (step % tick == 0 or step in (1, gan_steps)):
